@@ -1,0 +1,72 @@
+package org.polyvisor.cpu;
+
+import java.util.Optional;
+import org.osgi.annotation.versioning.ProviderType;
+import org.polyvisor.io.MmioBus;
+import org.polyvisor.io.PortBus;
+import org.polyvisor.irq.InterruptSource;
+import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.mmu.Mmu;
+import org.polyvisor.time.VmClock;
+
+/** What the platform gives an engine: the vCPU's view of its VM. */
+@ProviderType
+public interface VcpuContext {
+
+    /**
+     * Returns the VM's name.
+     *
+     * @return the name
+     */
+    String vmName();
+
+    /**
+     * Returns this vCPU's index (0 is the bootstrap processor).
+     *
+     * @return the index
+     */
+    int vcpuId();
+
+    /**
+     * Returns guest memory.
+     *
+     * @return the memory
+     */
+    GuestMemory memory();
+
+    /**
+     * Returns the port bus; engines call it for IN/OUT/INS/OUTS.
+     *
+     * @return the port bus
+     */
+    PortBus ports();
+
+    /**
+     * Returns the MMIO bus; engines call it for accesses outside guest memory.
+     *
+     * @return the MMIO bus
+     */
+    MmioBus mmio();
+
+    /**
+     * Returns this vCPU's interrupt source.
+     *
+     * @return the source ({@link InterruptSource#NONE} without an interrupt chip)
+     */
+    InterruptSource interrupts();
+
+    /**
+     * Returns the VM clock (RDTSC follows it).
+     *
+     * @return the clock
+     */
+    VmClock clock();
+
+    /**
+     * Returns the VM's MMU strategy instance, if the VM names one; otherwise the engine translates
+     * with its own page walk.
+     *
+     * @return the MMU, or empty
+     */
+    Optional<Mmu> mmu();
+}

@@ -1,0 +1,174 @@
+package org.polyvisor.memory;
+
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * A VM's guest-physical memory: RAM and ROM regions backed by off-heap host memory.
+ *
+ * <p>Accessors take guest-physical addresses and are little-endian. Reads of addresses outside
+ * every region return all ones (an open bus, as on a PC) and writes there are dropped; writes to
+ * ROM are dropped. Neither is an error, because a guest may do either; MMIO is not part of guest
+ * memory (see {@code org.polyvisor.io.MmioBus}), so callers route non-memory addresses there first
+ * with {@link #isMemory(long)}.
+ *
+ * <p>Accesses are not atomic with respect to other vCPUs beyond what the host gives naturally
+ * aligned accesses; engines implementing LOCK use {@link #compareAndSwapInt}.
+ */
+@ProviderType
+public interface GuestMemory {
+
+    /**
+     * Returns the regions in ascending address order.
+     *
+     * @return an unmodifiable list
+     */
+    List<MemoryRegion> regions();
+
+    /**
+     * Returns the amount of RAM (not counting ROM) in bytes.
+     *
+     * @return RAM size
+     */
+    long ramSize();
+
+    /**
+     * Tells whether an address is backed by RAM or ROM.
+     *
+     * @param gpa guest-physical address
+     * @return true if some region contains it
+     */
+    boolean isMemory(long gpa);
+
+    /**
+     * Reads one byte.
+     *
+     * @param gpa guest-physical address
+     * @return the unsigned byte value
+     */
+    int readByte(long gpa);
+
+    /**
+     * Reads a little-endian 16-bit value (may cross a page or region boundary).
+     *
+     * @param gpa guest-physical address
+     * @return the unsigned value
+     */
+    int readWord(long gpa);
+
+    /**
+     * Reads a little-endian 32-bit value.
+     *
+     * @param gpa guest-physical address
+     * @return the value
+     */
+    int readDword(long gpa);
+
+    /**
+     * Reads a little-endian 64-bit value.
+     *
+     * @param gpa guest-physical address
+     * @return the value
+     */
+    long readQword(long gpa);
+
+    /**
+     * Writes one byte.
+     *
+     * @param gpa   guest-physical address
+     * @param value the byte in the low 8 bits
+     */
+    void writeByte(long gpa, int value);
+
+    /**
+     * Writes a little-endian 16-bit value.
+     *
+     * @param gpa   guest-physical address
+     * @param value the value in the low 16 bits
+     */
+    void writeWord(long gpa, int value);
+
+    /**
+     * Writes a little-endian 32-bit value.
+     *
+     * @param gpa   guest-physical address
+     * @param value the value
+     */
+    void writeDword(long gpa, int value);
+
+    /**
+     * Writes a little-endian 64-bit value.
+     *
+     * @param gpa   guest-physical address
+     * @param value the value
+     */
+    void writeQword(long gpa, long value);
+
+    /**
+     * Atomically replaces an aligned 32-bit RAM value if it equals the expected one (LOCK CMPXCHG,
+     * accessed/dirty bit updates racing with other vCPUs).
+     *
+     * @param gpa      4-byte aligned guest-physical address in RAM
+     * @param expected the expected value
+     * @param value    the new value
+     * @return true if replaced
+     */
+    boolean compareAndSwapInt(long gpa, int expected, int value);
+
+    /**
+     * Copies guest memory to a host array.
+     *
+     * @param gpa    first guest-physical address
+     * @param dst    destination
+     * @param offset first index in {@code dst}
+     * @param length number of bytes
+     */
+    void read(long gpa, byte[] dst, int offset, int length);
+
+    /**
+     * Copies a host array into guest memory (as DMA or a loader would; ROM is written only by
+     * {@link #loadRom}).
+     *
+     * @param gpa    first guest-physical address
+     * @param src    source
+     * @param offset first index in {@code src}
+     * @param length number of bytes
+     */
+    void write(long gpa, byte[] src, int offset, int length);
+
+    /**
+     * Fills a ROM region with an image at VM assembly (the only way to write ROM).
+     *
+     * @param region the ROM region
+     * @param offset offset in the region
+     * @param image  bytes to place
+     */
+    void loadRom(MemoryRegion region, long offset, byte[] image);
+
+    /**
+     * Watches writes to a range of guest-physical pages.
+     *
+     * @param gpa      first address of the range (rounded down to a page)
+     * @param length   length of the range (rounded up to whole pages)
+     * @param listener told of every write into the range
+     * @return a handle that stops watching when closed
+     */
+    WriteWatch watch(long gpa, long length, WriteListener listener);
+
+    /**
+     * Tells whether any watch covers the page holding {@code gpa}. Engines use it to keep
+     * unwatched pages on their fast path.
+     *
+     * @param gpa guest-physical address
+     * @return true if writes there are traced
+     */
+    boolean isWatched(long gpa);
+
+    /** A registered write watch. */
+    @ProviderType
+    interface WriteWatch extends AutoCloseable {
+        /** Stops watching; idempotent. */
+        @Override
+        void close();
+    }
+}
