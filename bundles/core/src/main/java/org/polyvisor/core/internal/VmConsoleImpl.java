@@ -1,0 +1,97 @@
+package org.polyvisor.core.internal;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.polyvisor.device.CharBackend;
+import org.polyvisor.vm.VmConsole;
+
+/**
+ * A VM's console: a ring of recent output, followers, and a queue of typed input that the serial
+ * device drains. Outlives restarts of the VM so the history stays readable.
+ */
+final class VmConsoleImpl implements VmConsole, CharBackend {
+
+    private static final int HISTORY = 64 * 1024; // bytes of output kept
+    private static final int INPUT_LIMIT = 64 * 1024; // typed bytes queued before the guest reads them
+
+    private final byte[] ring = new byte[HISTORY];
+    private long total;
+    private final ArrayDeque<Byte> input = new ArrayDeque<>();
+    private final List<Consumer<byte[]>> followers = new CopyOnWriteArrayList<>();
+    private volatile Runnable inputListener;
+
+    @Override
+    public void write(int b) {
+        synchronized (ring) {
+            ring[(int) (total % HISTORY)] = (byte) b;
+            total++;
+        }
+        if (!followers.isEmpty()) {
+            byte[] chunk = {(byte) b};
+            for (Consumer<byte[]> f : followers) {
+                try {
+                    f.accept(chunk);
+                } catch (RuntimeException e) {
+                    followers.remove(f); // a broken follower must not stop the guest
+                }
+            }
+        }
+    }
+
+    @Override
+    public int read() {
+        synchronized (input) {
+            Byte b = input.poll();
+            return b == null ? -1 : b & 0xFF;
+        }
+    }
+
+    @Override
+    public void onInput(Runnable listener) {
+        inputListener = listener;
+    }
+
+    @Override
+    public void send(byte[] bytes) {
+        synchronized (input) {
+            if (input.size() + bytes.length > INPUT_LIMIT) {
+                throw new org.polyvisor.vm.VmException("console input queue is full (the guest is not reading)");
+            }
+            for (byte b : bytes) {
+                input.add(b);
+            }
+        }
+        Runnable l = inputListener;
+        if (l != null) {
+            l.run();
+        }
+    }
+
+    @Override
+    public byte[] recentOutput() {
+        synchronized (ring) {
+            int n = (int) Math.min(total, HISTORY);
+            byte[] out = new byte[n];
+            long start = total - n;
+            for (int i = 0; i < n; i++) {
+                out[i] = ring[(int) ((start + i) % HISTORY)];
+            }
+            return out;
+        }
+    }
+
+    @Override
+    public long totalOutput() {
+        synchronized (ring) {
+            return total;
+        }
+    }
+
+    @Override
+    public AutoCloseable attach(Consumer<byte[]> listener) {
+        followers.add(listener);
+        return () -> followers.remove(listener);
+    }
+}
