@@ -1,0 +1,315 @@
+package org.polyvisor.core.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.polyvisor.cpu.CpuState;
+import org.polyvisor.part.Availability;
+import org.polyvisor.part.PartKind;
+import org.polyvisor.vm.Vm;
+import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmException;
+import org.polyvisor.vm.VmState;
+import org.polyvisor.vm.VmStatus;
+
+class VmManagerTest {
+
+    @TempDir
+    Path dir;
+    private VmManagerImpl manager;
+    private ToyParts.CountingCpu cpuA;
+    private ToyParts.CountingCpu cpuB;
+    private ToyParts.ConsoleModel console;
+    private Path rom;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        manager = new VmManagerImpl();
+        cpuA = new ToyParts.CountingCpu("count-a");
+        cpuB = new ToyParts.CountingCpu("count-b");
+        console = new ToyParts.ConsoleModel();
+        manager.addPart(PartKind.CPU, cpuA);
+        manager.addPart(PartKind.CPU, cpuB);
+        manager.addPart(PartKind.DEVICE, console);
+        manager.addPart(PartKind.DEVICE, new ToyParts.ExitModel());
+        rom = dir.resolve("fw.rom");
+        Files.write(rom, new byte[0x1_0000]);
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.deactivate();
+    }
+
+    private VmConfig.Builder config(String name) {
+        return VmConfig.builder(name).cpu("count-a").devices("toy-console, toy-exit").memory(2 << 20)
+                .firmware(rom.toString());
+    }
+
+    private static String output(Vm vm) {
+        return new String(vm.console().recentOutput(), StandardCharsets.US_ASCII);
+    }
+
+    /** Waits until the console shows at least {@code lines} complete lines. */
+    private static void awaitLines(Vm vm, int lines) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (output(vm).split("\n", -1).length <= lines) {
+            if (System.nanoTime() > deadline) {
+                fail("vm printed only: " + output(vm) + " state " + vm.status().describe());
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    /** The counter lines must be 1, 2, 3, ... with no gap and no repeat. */
+    private static int assertContinuous(Vm vm) {
+        String[] lines = output(vm).split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            assertEquals(Integer.toString(i + 1), lines[i], "line " + (i + 1) + " of " + output(vm));
+        }
+        return lines.length;
+    }
+
+    @Test
+    void refusesUnknownStrategyNamingWhatExists() {
+        VmException e = assertThrows(VmException.class, () -> manager.define(config("a").cpu("nope").build()));
+        assertEquals("vm 'a': unknown cpu strategy 'nope' (registered: count-a, count-b)", e.getMessage());
+        assertTrue(manager.list().isEmpty());
+    }
+
+    @Test
+    void refusesUnavailableStrategyWithItsReason() {
+        cpuA.availability = Availability.no("count-a: host CPU has no abacus");
+        VmException e = assertThrows(VmException.class, () -> manager.define(config("a").build()));
+        assertEquals("vm 'a': cpu strategy 'count-a' is not available on this host: count-a: host CPU has no abacus",
+                e.getMessage());
+        assertTrue(manager.list().isEmpty());
+    }
+
+    @Test
+    void refusesImpossibleCombinationWithStrategyReason() {
+        manager.addPart(PartKind.MMU, new org.polyvisor.mmu.MmuStrategy() {
+            @Override
+            public String name() {
+                return "shadow";
+            }
+
+            @Override
+            public String description() {
+                return "test";
+            }
+
+            @Override
+            public Availability availability() {
+                return Availability.yes();
+            }
+
+            @Override
+            public org.polyvisor.mmu.Mmu create(org.polyvisor.mmu.MmuContext context) {
+                throw new UnsupportedOperationException();
+            }
+        });
+        cpuA.incompatibleMmu = "shadow";
+        VmException e = assertThrows(VmException.class, () -> manager.define(config("a").mmu("shadow").build()));
+        assertEquals("vm 'a': cpu strategy 'count-a' cannot be combined with mmu 'shadow': count-a cannot use shadow",
+                e.getMessage());
+    }
+
+    @Test
+    void refusesBadValuesAndImages() throws IOException {
+        assertEquals("vm 'a': invalid memory size 512K: must be between 1M and 3G",
+                assertThrows(VmException.class, () -> manager.define(config("a").memory(512 << 10).build())).getMessage());
+        assertEquals("invalid memory size '12Q': expected a number with an optional K, M or G suffix",
+                assertThrows(VmException.class, () -> VmConfig.parseMemory("12Q")).getMessage());
+        assertTrue(assertThrows(VmException.class, () -> manager.define(config("a").firmware(dir.resolve("missing.rom")
+                .toString()).build())).getMessage().startsWith("vm 'a': firmware image '" + dir.resolve("missing.rom")
+                + "' not found"));
+        Path big = dir.resolve("big.rom");
+        Files.write(big, new byte[3 << 20]);
+        assertEquals("vm 'a': firmware image '" + big + "' is 3M, larger than guest RAM (2M)",
+                assertThrows(VmException.class, () -> manager.define(config("a").firmware(big.toString()).build()))
+                        .getMessage());
+        assertEquals("vm 'a': unknown device model 'floppy' (registered: toy-console, toy-exit)",
+                assertThrows(VmException.class, () -> manager.define(config("a").devices("toy-console, floppy").build()))
+                        .getMessage());
+        assertTrue(assertThrows(VmException.class, () -> manager.define(config("bad name").build())).getMessage()
+                .startsWith("invalid VM name 'bad name'"));
+        assertTrue(manager.list().isEmpty(), "no half-built VM is left behind");
+    }
+
+    @Test
+    void refusesDuplicateNames() {
+        manager.define(config("a").build());
+        assertEquals("vm 'a' already exists",
+                assertThrows(VmException.class, () -> manager.define(config("a").build())).getMessage());
+    }
+
+    @Test
+    void runsPausesResumesAndStops() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        assertEquals(VmState.DEFINED, vm.status().state());
+        vm.start();
+        assertEquals(VmState.RUNNING, vm.status().state());
+        awaitLines(vm, 20);
+        vm.pause();
+        assertEquals("paused: paused by user", vm.status().describe());
+        long total = vm.console().totalOutput();
+        CpuState s = vm.cpuState(0);
+        Thread.sleep(50);
+        assertEquals(total, vm.console().totalOutput(), "a paused guest prints nothing");
+        assertEquals(s, vm.cpuState(0), "a paused guest does not change");
+        assertTrue(s.gpr(CpuState.RAX) >= 20 * ToyParts.PRINT_EVERY);
+        vm.resume();
+        awaitLines(vm, 40);
+        assertThrows(VmException.class, vm::resume);
+        vm.stop();
+        assertEquals(VmState.STOPPED, vm.status().state());
+        assertContinuous(vm);
+        assertTrue(vm.stats().exitsByReason().isEmpty(), "a stopped VM has no machine");
+    }
+
+    @Test
+    void statisticsCountInstructionsAndExits() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        awaitLines(vm, 10);
+        vm.pause();
+        var stats = vm.stats();
+        long rax = vm.cpuState(0).gpr(CpuState.RAX);
+        assertEquals(rax, stats.instructionsRetired());
+        assertTrue(stats.exitsByReason().get("port-io") >= 10 * 2, stats.exitsByReason().toString());
+        assertTrue(stats.parts().get("device toy-console").get("written") >= 20);
+        assertTrue(stats.timeByState().get("running").toNanos() > 0);
+    }
+
+    @Test
+    void swapKeepsTheGuestRunningWithoutGapOrRepeat() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        for (int i = 0; i < 20; i++) {
+            awaitLines(vm, 5 * (i + 1));
+            vm.swap(PartKind.CPU, i % 2 == 0 ? "count-b" : "count-a");
+        }
+        awaitLines(vm, 110);
+        vm.pause();
+        assertEquals("count-a", vm.config().cpu());
+        assertTrue(assertContinuous(vm) >= 110);
+        assertEquals(vm.cpuState(0).gpr(CpuState.RAX), vm.stats().instructionsRetired(),
+                "retired instructions are counted across engines");
+    }
+
+    @Test
+    void refusedSwapLeavesTheOldEngineRunning() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        cpuB.availability = Availability.no("count-b: switched off");
+        assertEquals("vm 'a': cpu strategy 'count-b' is not available on this host: count-b: switched off",
+                assertThrows(VmException.class, () -> vm.swap(PartKind.CPU, "count-b")).getMessage());
+        assertEquals(VmState.RUNNING, vm.status().state());
+        assertEquals("count-a", vm.config().cpu());
+        awaitLines(vm, 5);
+    }
+
+    @Test
+    void providerLeavingPausesWithStateKeptAndReturningResumes() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        awaitLines(vm, 10);
+        manager.removePart(PartKind.CPU, cpuA);
+        VmStatus st = vm.status();
+        assertEquals("paused: waiting for cpu strategy 'count-a' (its provider went away)", st.describe());
+        long rax = vm.cpuState(0).gpr(CpuState.RAX);
+        assertThrows(VmException.class, vm::resume);
+        // the same device provider leaving and coming back carries its state over too
+        manager.removePart(PartKind.DEVICE, console);
+        long written = 0;
+        ToyParts.CountingCpu again = new ToyParts.CountingCpu("count-a");
+        manager.addPart(PartKind.CPU, again);
+        assertEquals(VmState.PAUSED, vm.status().state(), "still waiting for the console device");
+        assertTrue(vm.status().detail().contains("device model 'toy-console'"), vm.status().detail());
+        manager.addPart(PartKind.DEVICE, console);
+        assertEquals(VmState.RUNNING, vm.status().state());
+        awaitLines(vm, 30);
+        vm.pause();
+        assertTrue(vm.cpuState(0).gpr(CpuState.RAX) > rax);
+        assertTrue(vm.stats().parts().get("device toy-console").get("written") > written);
+        assertContinuous(vm);
+    }
+
+    @Test
+    void userPauseSurvivesProviderReturn() throws Exception {
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        vm.pause();
+        manager.removePart(PartKind.CPU, cpuA);
+        manager.addPart(PartKind.CPU, new ToyParts.CountingCpu("count-a"));
+        assertEquals("paused: paused by user", vm.status().describe());
+        vm.resume();
+        awaitLines(vm, 5);
+    }
+
+    @Test
+    void guestPowerOffStopsWithExitStatus() throws Exception {
+        cpuA.limit = 5 * ToyParts.PRINT_EVERY + 1;
+        Vm vm = manager.define(config("a").build());
+        vm.start();
+        VmStatus st = vm.awaitState(Duration.ofSeconds(20), VmState.STOPPED);
+        assertEquals("stopped: powered off by the guest (exit status 33)", st.describe());
+        assertEquals("1\n2\n3\n4\n5\n", output(vm));
+        vm.start(); // a stopped VM boots afresh
+        assertEquals(VmState.STOPPED, vm.awaitState(Duration.ofSeconds(20), VmState.STOPPED).state());
+    }
+
+    @Test
+    void tripleFaultCrashesThisVmOnly() throws Exception {
+        cpuA.limit = 3 * ToyParts.PRINT_EVERY;
+        cpuA.tripleFault = 1;
+        Vm bad = manager.define(config("bad").build());
+        Vm good = manager.define(config("good").cpu("count-b").build());
+        good.start();
+        bad.start(); // engines take their limit when they are created
+        VmStatus st = bad.awaitState(Duration.ofSeconds(20), VmState.CRASHED);
+        assertEquals("crashed: triple fault at 0008:00001234 (#GP during #DF)", st.describe());
+        awaitLines(good, 20);
+        assertEquals(VmState.RUNNING, good.status().state());
+    }
+
+    @Test
+    void twoVcpusRunAndPauseTogether() throws Exception {
+        Vm vm = manager.define(config("smp").vcpus(2).build());
+        vm.start();
+        awaitLines(vm, 3);
+        vm.pause();
+        assertEquals(vm.cpuState(1).activity(), org.polyvisor.cpu.ActivityState.WAIT_FOR_SIPI);
+        vm.stop();
+    }
+
+    @Test
+    void destroyRemovesTheVm() {
+        manager.define(config("a").build()).start();
+        manager.destroy("a");
+        assertTrue(manager.get("a").isEmpty());
+        assertEquals("no vm named 'a'", assertThrows(VmException.class, () -> manager.destroy("a")).getMessage());
+    }
+
+    @Test
+    void listsPartsWithAvailability() {
+        cpuB.availability = Availability.no("count-b: nope");
+        var infos = manager.parts();
+        assertEquals(4, infos.size());
+        var b = infos.stream().filter(p -> p.name().equals("count-b")).findFirst().orElseThrow();
+        assertEquals(PartKind.CPU, b.kind());
+        assertEquals("count-b: nope", b.availability().reason());
+    }
+}
