@@ -20,54 +20,63 @@
 # (base 0xF_0000) and uses labels as offsets; 32-bit code runs flat from the low
 # alias and adds ROM_BASE to a label to get its linear address.
 #
-# Instruction forms used (what an engine must execute to run this guest; AT&T
-# mnemonics, Intel SDM operand notation; r = register, m = memory, i = immediate).
-# Keep this list in sync with the code (objdump -D -b binary -mi8086 / -mi386).
+# Instruction forms used: what an engine must execute to run this guest (AT&T
+# mnemonics, Intel SDM operand notation, opcode bytes as assembled). Keep this list in
+# sync with the code; regenerate the raw material with
+#   objdump -D -b binary -mi8086 --stop-address=<pm_entry> demo-test.rom   (16-bit part)
+#   objdump -D -b binary -mi386 --start-address=<pm_entry> demo-test.rom   (32-bit part)
 #
-#  16-bit code (real mode):
-#   cli, cld, int imm8 (CD 30), iret (CF), hlt is not used in real mode
-#   mov r16,imm16 (B8+r); mov Sreg,r16 (8E /r: ds, es, ss); mov m16,imm16 (C7 /0)
-#   mov moffs16,ax (A3); mov r8,m8 with CS override (2E 8A /r)
-#   xor r16,r16 (31 /r); inc r16 (40+r); inc m16 (FF /0)
-#   cmp m16,imm16 (81 /7); test r8,imm8 (A8 for al)
-#   out dx,al (EE); in al,dx (EC); mov r8,imm8 (B0+r)
-#   push r16 (50+r); pop r16 (58+r); call rel16 (E8); ret (C3)
-#   jmp rel8 (EB); jcc rel8 (74/75)
-#   lgdt m16&32 with operand-size prefix and CS override (66 2E 0F 01 /2)
-#   mov r32,cr0 (0F 20 C0); mov cr0,r32 (0F 22 C0); or r8,imm8 (0C for al)
-#   jmp ptr16:16 (EA, the reset vector); jmp ptr16:32 with 66 prefix (66 EA)
-#  32-bit code (flat protected mode):
+#  16-bit code, real mode (both variants):
+#   cli (FA); cld (FC); int imm8 (CD); iret (CF)
+#   mov r16,imm16 (B8+r); mov r8,imm8 (B0+r); mov Sreg,r/m16 (8E: ds, es, ss)
+#   mov m16,imm16 (C7 /0); mov moffs16,AX (A3); mov r8,r/m8 with CS override (2E 8A)
+#   xor r/m16,r16 (31); inc r16 (40+r); inc m16 (FF /0); cmp m16,imm16 (81 /7)
+#   test r/m8,r8 (84); test AL,imm8 (A8); or AL,imm8 (0C)
+#   in AL,DX (EC); out DX,AL (EE)
+#   push r16 (50+r); pop r16 (58+r); call rel16 (E8); ret (C3); jmp rel8 (EB);
+#   jz/jnz rel8 (74, 75)
+#   lgdt m16&32: CS override and operand-size prefix (2E 66 0F 01 /2)
+#   mov r32,CR0 (0F 20); mov CR0,r32 (0F 22)
+#   jmp ptr16:16 (EA, the reset vector); jmp ptr16:32 (66 EA, into protected mode)
+#
+#  32-bit code, flat protected mode (both variants):
 #   mov r32,imm32 (B8+r); mov r16,imm16 (66 B8+r); mov r8,imm8 (B0+r)
-#   mov Sreg,r16 (8E /r: ds, es, fs, gs, ss)
-#   mov r/m32,r32 and r32,r/m32 (89, 8B) incl. [esp+disp8], [ebp+disp8] and
-#   absolute addressing; mov moffs32,eax and eax,moffs32 (A3, A1);
-#   mov m32,imm32 (C7 /0); mov r8,r8 (88)
-#   movzx r32,r/m8 and r/m16 (0F B6, 0F B7); movsx r32,r/m8 and r/m16 (0F BE, 0F BF)
-#   lea r32,[base+index*4+disp8] (8D with SIB)
-#   add/or/and/sub/xor/cmp with r/m,r (01 09 21 29 31 39), r,r/m (03 3B),
-#   r/m32,imm8 (83 /n), r/m32,imm32 (81 /n), eax/al,imm (05 0C 24 2C 3C 3D etc.),
-#   8-bit forms (00 /r, 80 /n, 38 /r); adc and sbb r/m32,imm8 (83 /2, 83 /3)
-#   test r/m,r (85, 84) and al,imm8 (A8)
-#   inc/dec r32 (40+r, 48+r), inc r16 (66 40+r), inc m32 (FF /0)
-#   neg r/m32 (F7 /3); not m32 (F7 /2)
-#   mul r/m32 and r/m8 (F7 /4, F6 /4); imul r/m32 (F7 /5);
-#   imul r32,r/m32 (0F AF); imul r32,r/m32,imm8 (6B)
-#   div r/m32 and r/m8 (F7 /6, F6 /6); idiv r/m32 and r/m16 (F7 /7, 66 F7 /7)
-#   cbw (66 98), cwd (66 99), cdq (99)
-#   shl/shr/sar/rol/ror/rcl/rcr r/m32 by 1 (D1 /n), by imm8 (C1 /n), by cl (D3 /n);
-#   rol r/m32 by imm8 in put_hex
-#   xchg r32,r32 (90+r for eax), xchg r/m32,r32 (87)
-#   push r32 (50+r), push imm8 (6A), push imm32 (68); pop r32 (58+r)
-#   call rel32 (E8); ret (C3); ret imm16 (C2)
-#   jmp rel8/rel32 (EB, E9); jcc rel8 and rel32 (7x, 0F 8x: jz jnz jc jnc jo jno
-#   js jns jp jnp jl jge jb jbe ja jae); loop rel8 (E2)
-#   lods m8 and m32 (AC, AD); rep movs m8 and m32 (F3 A4, F3 A5);
-#   rep stos m8 and m32 (F3 AA, F3 AB)
-#   in al,dx (EC); out dx,al (EE); out imm8,al (E6)
+#   mov Sreg,r/m16 (8E: ds, es, fs, gs, ss); mov r/m32,r32 (89); mov r/m8,r8 (88)
+#   mov r32,r/m32 (8B) with [esp], [esp+disp8] (SIB) and [ebp+disp8];
+#   mov EAX,moffs32 (A1); mov m32,imm32 (C7 /0, absolute disp32)
+#   add AL,imm8 (04); and AL,imm8 (24); cmp AL,imm8 (3C); cmp EAX,imm32 (3D)
+#   add r/m32,imm8 (83 /0) and cmp r/m32,imm8/imm32 (83 /7, 81 /7), also on [esp]
+#   test r/m8,r8 (84); test r/m32,r32 (85); test AL,imm8 (A8); xor r/m32,r32 (31)
+#   inc r32 (40+r); dec r32 (48+r); inc m32 (FF /0)
+#   div r/m32 (F7 /6), including the #DE it raises with a zero divisor
+#   rol r/m32,imm8 (C1 /0)
+#   push r32 (50+r); push imm8 (6A); pop r32 (58+r); call rel32 (E8); ret (C3)
+#   jmp rel8 and rel32 (EB, E9); jcc rel8 (jz jnz jbe); loop rel8 (E2)
+#   lods m8 (AC)
+#   in AL,DX (EC); out DX,AL (EE); out imm8,AL (E6)
 #   lidt m16&32 (0F 01 /3); iret (CF); cli (FA); hlt (F4)
-#  Exceptions and interrupts: real-mode INT through the IVT; #DE (vector 0) raised by
-#  div r/m32 with a zero divisor, delivered through a 32-bit interrupt gate, the handler
-#  adjusts the saved EIP and returns with IRET.
+#
+#  32-bit code added by the TEST_MODE self-checks:
+#   add r/m8,r8 (00); add r/m32,r32 (01); add r32,r/m32 (03); sub r/m32,r32 (29)
+#   cmp r/m8,r8 (38); cmp r/m32,r32 (39); cmp r8,r/m8 (3A); cmp r32,r/m32 (3B)
+#   adc, sbb, sub r/m32,imm8 (83 /2, /3, /5); or, and, xor m32,imm32 (81 /1, /4, /6)
+#   16-bit operands: cmp AX,imm16 (66 3D); cmp r/m16,imm8 (66 83 /7); inc r16 (66 40+r)
+#   neg r/m32 (F7 /3); not m32 (F7 /2)
+#   mul r/m32 and r/m8 (F7 /4, F6 /4); imul r/m32 (F7 /5); imul r32,r/m32 (0F AF);
+#   imul r32,r/m32,imm8 (6B)
+#   div r/m8 (F6 /6); idiv r/m32 and r/m16 (F7 /7, 66 F7 /7)
+#   cbw (66 98); cwd (66 99); cdq (99)
+#   shl, shr, rcl, rcr r/m32,1 (D1 /4, /5, /2, /3); ror, sar r/m32,imm8 (C1 /1, /7);
+#   shl r/m32,CL (D3 /4)
+#   movzx r32,r/m8 and r/m16 (0F B6, 0F B7); movsx r32,r/m8 and r/m16 (0F BE, 0F BF)
+#   lea r32,[base+index*4+disp8] (8D with SIB); xchg EAX,r32 (90+r); xchg r/m32,r32 (87)
+#   push imm32 (68); ret imm16 (C2)
+#   jcc rel8 and rel32 (7x, 0F 8x): jz jnz jb jae jbe jge jno jns jp jnp
+#   lods m32 (AD); rep movs m8 and m32 (F3 A4, F3 A5); rep stos m8 and m32 (F3 AA, F3 AB)
+#
+#  Events: real-mode INT through the IVT; #DE (vector 0) from DIV by zero, delivered
+#  through a 32-bit interrupt gate of an IDT in ROM, the handler adjusts the saved EIP
+#  and returns with IRET. IF stays 0 throughout; no hardware interrupts are used.
 
         .ifndef TEST_MODE
         .equ    TEST_MODE, 0
