@@ -26,6 +26,8 @@ public interface CharBackend {
     /**
      * Registers the listener told (on any thread) when input becomes available, so the device
      * can raise its receive interrupt. Replaces any earlier listener; {@code null} removes it.
+     * The backend calls it without holding any lock that {@link #read()} takes, so the listener
+     * may read at once.
      *
      * @param listener the listener
      */

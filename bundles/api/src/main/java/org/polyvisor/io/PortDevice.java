@@ -4,7 +4,9 @@ import org.osgi.annotation.versioning.ConsumerType;
 
 /**
  * A device's port I/O window. Offsets are relative to the window's base, never absolute ports.
- * Called on the vCPU thread that executed the IN/OUT.
+ * Called on the vCPU thread that executed the IN/OUT. The bus passes accesses through with the
+ * guest's width; a device whose registers are byte-wide splits wider accesses itself (as the ISA
+ * bus does), so each device decides what a 16- or 32-bit access to it means.
  */
 @ConsumerType
 public interface PortDevice {

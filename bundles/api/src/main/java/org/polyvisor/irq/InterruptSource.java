@@ -22,7 +22,8 @@ public interface InterruptSource {
     /**
      * Acknowledges the highest-priority pending interrupt (the INTA cycle) and returns its vector.
      *
-     * @return the vector 0..255, or -1 if the request went away in the meantime
+     * @return the vector 0..255 (a controller may answer its spurious vector, as an 8259A gives
+     *         IRQ 7/15 when the request went away), or -1 if it has nothing at all
      */
     int acknowledge();
 

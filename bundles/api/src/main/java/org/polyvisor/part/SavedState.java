@@ -14,7 +14,9 @@ import java.util.Objects;
  * newer (or different) bundle can take over the state after the old bundle has gone. Arrays are
  * copied in and out, so a saved state cannot change once made.
  *
- * @param type    what kind of state this is, e.g. {@code uart16550}; a restorer checks it
+ * @param type    what kind of state this is, named after the hardware it models, not after the
+ *                implementation (e.g. {@code uart16550}, {@code i8259-pair}), so that another
+ *                implementation of the same hardware can take the state over; a restorer checks it
  * @param version the format version of {@code fields}; a restorer accepts the versions it knows
  * @param fields  the state, by field name
  */

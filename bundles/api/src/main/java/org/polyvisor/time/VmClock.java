@@ -30,7 +30,8 @@ public interface VmClock {
      * Schedules a callback at a virtual time.
      *
      * @param deadlineNanos virtual time at which to run; in the past means as soon as possible
-     * @param action        what to run (on a vCPU thread)
+     * @param action        what to run (on a vCPU thread, outside the clock's own lock, so it may
+     *                      schedule again)
      * @return a handle to cancel the timer
      */
     Timer schedule(long deadlineNanos, Runnable action);
