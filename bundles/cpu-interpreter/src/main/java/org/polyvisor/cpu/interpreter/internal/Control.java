@@ -1,0 +1,355 @@
+package org.polyvisor.cpu.interpreter.internal;
+
+import org.polyvisor.cpu.SegmentRegister;
+import org.polyvisor.x86.Descriptors;
+import org.polyvisor.x86.Eflags;
+import org.polyvisor.x86.ExceptionVectors;
+import org.polyvisor.x86.X86Exception;
+import org.polyvisor.x86.decode.Instruction;
+
+/** Control transfer: near and far jumps, calls and returns, loops, INT n and IRET. */
+final class Control {
+
+    private Control() {
+    }
+
+    private static int ipMask(Instruction in) {
+        return in.opSize() == 2 ? 0xFFFF : -1;
+    }
+
+    /** Sets EIP to a near target after the CS limit check (#GP(0) before anything changes). */
+    private static void jumpNear(Cpu c, int target) {
+        if (Integer.compareUnsigned(target, c.segLimit[Cpu.CS]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        c.eip = target;
+    }
+
+    private static int relativeTarget(Cpu c, Instruction in) {
+        return (c.eip + in.imm()) & ipMask(in);
+    }
+
+    static void jmp(Cpu c, Instruction in) {
+        if (in.kind(0) == Instruction.KIND_IMM) {
+            jumpNear(c, relativeTarget(c, in));
+        } else {
+            jumpNear(c, c.readOp(in, 0) & ipMask(in));
+        }
+    }
+
+    static void jcc(Cpu c, Instruction in) {
+        if (c.lazy.condition(in.condition())) {
+            jumpNear(c, relativeTarget(c, in));
+        }
+    }
+
+    static void call(Cpu c, Instruction in) {
+        int target = in.kind(0) == Instruction.KIND_IMM ? relativeTarget(c, in) : c.readOp(in, 0) & ipMask(in);
+        if (Integer.compareUnsigned(target, c.segLimit[Cpu.CS]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        c.push(in.opSize(), c.eip);
+        c.eip = target;
+    }
+
+    static void ret(Cpu c, Instruction in) {
+        int size = in.opSize();
+        int target = c.peek(0, size) & ipMask(in);
+        jumpNear(c, target);
+        c.setSp(c.sp() + size + (in.operandCount() > 0 ? in.imm() & 0xFFFF : 0));
+    }
+
+    /** LOOP, LOOPE, LOOPNE, JCXZ: the counter is CX or ECX by address size. */
+    static void loop(Cpu c, Instruction in, int kind) {
+        int asize = in.addrSize();
+        int count = c.reg(asize, 1);
+        boolean jump;
+        if (kind == 3) {
+            jump = count == 0;
+        } else {
+            count = (count - 1) & (asize == 2 ? 0xFFFF : -1);
+            c.setReg(asize, 1, count);
+            jump = count != 0;
+            if (kind == 1) {
+                jump &= c.lazy.zf();
+            } else if (kind == 2) {
+                jump &= !c.lazy.zf();
+            }
+        }
+        if (jump) {
+            jumpNear(c, relativeTarget(c, in));
+        }
+    }
+
+    // ---- far transfers ----
+
+    static void jmpFar(Cpu c, Instruction in) {
+        int offset;
+        int selector;
+        if (in.kind(0) == Instruction.KIND_IMM) {
+            offset = in.imm();
+            selector = in.imm2() & 0xFFFF;
+        } else {
+            int off = c.ea(in);
+            offset = c.read(in.segment(), off, in.opSize());
+            selector = c.read(in.segment(), off + in.opSize(), 2);
+        }
+        offset &= ipMask(in);
+        farTransfer(c, selector, offset, false, in.opSize());
+    }
+
+    static void callFar(Cpu c, Instruction in) {
+        int offset;
+        int selector;
+        if (in.kind(0) == Instruction.KIND_IMM) {
+            offset = in.imm();
+            selector = in.imm2() & 0xFFFF;
+        } else {
+            int off = c.ea(in);
+            offset = c.read(in.segment(), off, in.opSize());
+            selector = c.read(in.segment(), off + in.opSize(), 2);
+        }
+        offset &= ipMask(in);
+        farTransfer(c, selector, offset, true, in.opSize());
+    }
+
+    private static void farTransfer(Cpu c, int selector, int offset, boolean call, int size) {
+        if (!c.pe || c.v86()) {
+            if (Integer.compareUnsigned(offset, c.v86() ? 0xFFFF : c.segLimit[Cpu.CS]) > 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            if (call) {
+                pushReturn(c, size);
+            }
+            c.loadCodeSegment(selector, 0, 0);
+            c.eip = offset;
+            return;
+        }
+        if ((selector & 0xFFFC) == 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long desc = c.readDescriptor(selector, false);
+        int attr = Descriptors.attributes((int) (desc >>> 32));
+        if (Descriptors.isCodeOrData(attr)) {
+            Descriptors.checkDirectCodeTransfer(selector, attr, c.cpl);
+            int limit = Descriptors.limit((int) desc, (int) (desc >>> 32));
+            if (Integer.compareUnsigned(offset, limit) > 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            if (call) {
+                pushReturn(c, size);
+            }
+            c.loadCodeSegment(selector, desc, c.cpl);
+            c.eip = offset;
+            return;
+        }
+        int type = Descriptors.type(attr);
+        if (type == Descriptors.CALL_GATE16 || type == Descriptors.CALL_GATE32) {
+            callGate(c, selector, desc, call);
+            return;
+        }
+        if (type == Descriptors.TASK_GATE || type == Descriptors.TSS16_AVAILABLE || type == Descriptors.TSS32_AVAILABLE) {
+            throw new UnsupportedFeature("task switch through a far " + (call ? "call" : "jump"));
+        }
+        throw X86Exception.generalProtection(selector & 0xFFFC);
+    }
+
+    private static void pushReturn(Cpu c, int size) {
+        int sp = (c.sp() - 2 * size) & (c.stack32 ? -1 : 0xFFFF);
+        c.linearWrite(Cpu.SS, sp, 2 * size);
+        c.push(size, c.segSel[Cpu.CS]);
+        c.push(size, c.eip);
+    }
+
+    /** A far JMP or CALL through a call gate to a code segment of the same privilege. */
+    private static void callGate(Cpu c, int gateSelector, long gate, boolean call) {
+        int lo = (int) gate;
+        int hi = (int) (gate >>> 32);
+        int gateAttr = Descriptors.attributes(hi);
+        int dpl = Descriptors.dpl(gateAttr);
+        if (dpl < c.cpl || dpl < (gateSelector & 3)) {
+            throw X86Exception.generalProtection(gateSelector & 0xFFFC);
+        }
+        if (!Descriptors.isPresent(gateAttr)) {
+            throw X86Exception.notPresent(gateSelector & 0xFFFC);
+        }
+        boolean gate32 = Descriptors.type(gateAttr) == Descriptors.CALL_GATE32;
+        int selector = Descriptors.gateSelector(lo);
+        int offset = gate32 ? Descriptors.gateOffset(lo, hi) : lo & 0xFFFF;
+        if ((selector & 0xFFFC) == 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long desc = c.readDescriptor(selector, false);
+        int attr = Descriptors.attributes((int) (desc >>> 32));
+        if (!Descriptors.isCode(attr) || Descriptors.dpl(attr) > c.cpl) {
+            throw X86Exception.generalProtection(selector & 0xFFFC);
+        }
+        if (!Descriptors.isPresent(attr)) {
+            throw X86Exception.notPresent(selector & 0xFFFC);
+        }
+        if (call && !Descriptors.isConforming(attr) && Descriptors.dpl(attr) < c.cpl) {
+            throw new UnsupportedFeature("call gate to a more privileged ring");
+        }
+        if (!call && !Descriptors.isConforming(attr) && Descriptors.dpl(attr) != c.cpl) {
+            throw X86Exception.generalProtection(selector & 0xFFFC);
+        }
+        int limit = Descriptors.limit((int) desc, (int) (desc >>> 32));
+        if (Integer.compareUnsigned(offset, limit) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        if (call) {
+            pushReturn(c, gate32 ? 4 : 2);
+        }
+        c.loadCodeSegment(selector, desc, c.cpl);
+        c.eip = offset;
+    }
+
+    static void retFar(Cpu c, Instruction in) {
+        int size = in.opSize();
+        int extra = in.operandCount() > 0 ? in.imm() & 0xFFFF : 0;
+        int offset = c.peek(0, size) & ipMask(in);
+        int selector = c.peek(size, 2);
+        if (!c.pe || c.v86()) {
+            if (Integer.compareUnsigned(offset, c.v86() ? 0xFFFF : c.segLimit[Cpu.CS]) > 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            c.loadCodeSegment(selector, 0, 0);
+            c.eip = offset;
+            c.setSp(c.sp() + 2 * size + extra);
+            return;
+        }
+        if ((selector & 0xFFFC) == 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long desc = c.readDescriptor(selector, false);
+        int attr = Descriptors.attributes((int) (desc >>> 32));
+        Descriptors.checkReturnCodeSegment(selector, attr, c.cpl);
+        int limit = Descriptors.limit((int) desc, (int) (desc >>> 32));
+        int rpl = selector & 3;
+        if (rpl == c.cpl) {
+            if (Integer.compareUnsigned(offset, limit) > 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            c.loadCodeSegment(selector, desc, c.cpl);
+            c.eip = offset;
+            c.setSp(c.sp() + 2 * size + extra);
+            return;
+        }
+        // Return to an outer ring: also pop SS:ESP.
+        int newEsp = c.peek(2 * size + extra, size);
+        int newSs = c.peek(3 * size + extra, 2);
+        long ssDesc = checkOuterStack(c, newSs, rpl);
+        if (Integer.compareUnsigned(offset, limit) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        c.loadCodeSegment(selector, desc, rpl);
+        loadOuterStack(c, newSs, ssDesc, size == 2 ? newEsp & 0xFFFF : newEsp);
+        c.setSp(c.sp() + extra);
+        c.eip = offset;
+        c.nullifyDataSegments();
+    }
+
+    private static long checkOuterStack(Cpu c, int newSs, int rpl) {
+        if ((newSs & 0xFFFC) == 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long ssDesc = c.readDescriptor(newSs, false);
+        int ssAttr = Descriptors.attributes((int) (ssDesc >>> 32));
+        Descriptors.checkStackSegmentLoad(newSs, ssAttr, rpl);
+        return ssDesc;
+    }
+
+    private static void loadOuterStack(Cpu c, int newSs, long ssDesc, int esp) {
+        int lo = (int) ssDesc;
+        int hi = (int) (ssDesc >>> 32);
+        c.markAccessed(newSs, ssDesc);
+        c.setSegment(Cpu.SS, newSs, Descriptors.base(lo, hi), Descriptors.limit(lo, hi),
+                Descriptors.attributes(hi) | SegmentRegister.TYPE_ACCESSED);
+        if (c.stack32) {
+            c.r[Cpu.ESP] = esp;
+        } else {
+            c.r[Cpu.ESP] = (c.r[Cpu.ESP] & 0xFFFF_0000) | (esp & 0xFFFF);
+        }
+    }
+
+    // ---- software interrupts ----
+
+    static void interrupt(Cpu c, int vector) {
+        if (c.v86() && c.iopl() < 3) {
+            throw X86Exception.generalProtection(0);
+        }
+        Interrupts.raise(c, vector, 0, false, Interrupts.SOFTWARE, 0);
+    }
+
+    static void into(Cpu c) {
+        if (c.lazy.of()) {
+            Interrupts.raise(c, ExceptionVectors.OF, 0, false, Interrupts.SOFTWARE, 0);
+        }
+    }
+
+    static void iret(Cpu c, Instruction in) {
+        int size = in.opSize();
+        if (!c.pe) {
+            int ip = c.peek(0, size);
+            int cs = c.peek(size, 2);
+            int fl = c.peek(2 * size, size);
+            if (Integer.compareUnsigned(ip & ipMask(in), c.segLimit[Cpu.CS]) > 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            c.setSp(c.sp() + 3 * size);
+            c.loadCodeSegment(cs, 0, 0);
+            c.eip = ip & ipMask(in);
+            int mask = size == 4 ? ~(Eflags.VM | Eflags.VIF | Eflags.VIP) : 0xFFFF;
+            c.setFlags((c.getFlags() & ~mask) | (fl & mask));
+            c.nmiBlocked = false;
+            return;
+        }
+        if (c.v86()) {
+            throw new UnsupportedFeature("IRET in virtual-8086 mode");
+        }
+        if ((c.flags & Eflags.NT) != 0) {
+            throw new UnsupportedFeature("IRET with NT set (task return)");
+        }
+        int offset = c.peek(0, size) & ipMask(in);
+        int selector = c.peek(size, 2);
+        int newFlags = c.peek(2 * size, size);
+        if (size == 4 && (newFlags & Eflags.VM) != 0 && c.cpl == 0) {
+            throw new UnsupportedFeature("IRET to virtual-8086 mode");
+        }
+        if ((selector & 0xFFFC) == 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long desc = c.readDescriptor(selector, false);
+        int attr = Descriptors.attributes((int) (desc >>> 32));
+        Descriptors.checkReturnCodeSegment(selector, attr, c.cpl);
+        int limit = Descriptors.limit((int) desc, (int) (desc >>> 32));
+        if (Integer.compareUnsigned(offset, limit) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        int oldCpl = c.cpl;
+        int rpl = selector & 3;
+        if (rpl == c.cpl) {
+            c.loadCodeSegment(selector, desc, c.cpl);
+            c.setSp(c.sp() + 3 * size);
+        } else {
+            int newEsp = c.peek(3 * size, size);
+            int newSs = c.peek(4 * size, 2);
+            long ssDesc = checkOuterStack(c, newSs, rpl);
+            c.loadCodeSegment(selector, desc, rpl);
+            loadOuterStack(c, newSs, ssDesc, size == 2 ? newEsp & 0xFFFF : newEsp);
+            c.nullifyDataSegments();
+        }
+        c.eip = offset;
+        int mask = Eflags.ARITH | Eflags.TF | Eflags.DF | Eflags.NT | Eflags.RF | Eflags.AC | Eflags.ID;
+        if (oldCpl == 0) {
+            mask |= Eflags.IOPL | Eflags.IF | Eflags.VIF | Eflags.VIP;
+        } else if (oldCpl <= c.iopl()) {
+            mask |= Eflags.IF;
+        }
+        if (size == 2) {
+            mask &= 0xFFFF;
+        }
+        c.setFlags((c.getFlags() & ~mask) | (newFlags & mask));
+        c.nmiBlocked = false;
+    }
+}

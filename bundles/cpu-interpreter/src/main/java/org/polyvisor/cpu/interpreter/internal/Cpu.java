@@ -1,0 +1,665 @@
+package org.polyvisor.cpu.interpreter.internal;
+
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.polyvisor.cpu.ActivityState;
+import org.polyvisor.cpu.FpuState;
+import org.polyvisor.cpu.SegmentRegister;
+import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.io.MmioBus;
+import org.polyvisor.io.PortBus;
+import org.polyvisor.irq.InterruptSource;
+import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.mmu.Access;
+import org.polyvisor.mmu.Mmu;
+import org.polyvisor.mmu.PageFault;
+import org.polyvisor.mmu.PagingMode;
+import org.polyvisor.x86.ControlRegisters;
+import org.polyvisor.x86.Descriptors;
+import org.polyvisor.x86.Eflags;
+import org.polyvisor.x86.LazyFlags;
+import org.polyvisor.x86.X86Exception;
+import org.polyvisor.x86.decode.CodeFetcher;
+import org.polyvisor.x86.decode.Decoder;
+import org.polyvisor.x86.decode.Instruction;
+import org.polyvisor.x86.paging.PageWalker;
+
+/**
+ * The vCPU's architectural state and its memory machinery: registers, lazy flags, segment caches
+ * with precomputed limit windows, the software TLB and page walk, the decoded-instruction cache,
+ * and operand access for the executor families. Fields are package-private: only this engine's
+ * own classes touch them.
+ */
+final class Cpu implements CodeFetcher {
+
+    static final int ES = 0;
+    static final int CS = 1;
+    static final int SS = 2;
+    static final int DS = 3;
+    static final int FS = 4;
+    static final int GS = 5;
+    static final int ESP = 4;
+
+    /** EFLAGS bits that exist on this CPU (the rest read as 0, bit 1 as 1). */
+    static final int EFLAGS_VALID = Eflags.ARITH | Eflags.TF | Eflags.IF | Eflags.DF | Eflags.IOPL | Eflags.NT
+            | Eflags.RF | Eflags.VM | Eflags.AC | Eflags.VIF | Eflags.VIP | Eflags.ID;
+
+    final VcpuContext context;
+    final GuestMemory memory;
+    final PortBus ports;
+    final MmioBus mmio;
+    final InterruptSource interrupts;
+    final Mmu mmu;
+
+    // ---- general state ----
+    final int[] r = new int[8];
+    int eip;
+    /** EFLAGS without the six arithmetic flags (those live in {@link #lazy}); bit 1 set. */
+    int flags = Eflags.FIXED;
+    final LazyFlags lazy = new LazyFlags();
+
+    // ---- segments: visible selector and hidden cache ----
+    final int[] segSel = new int[6];
+    final int[] segBase = new int[6];
+    final int[] segLimit = new int[6];
+    final int[] segAttr = new int[6];
+    /** Per segment, the inclusive offset window valid for reads / writes (empty when lo > hi). */
+    final long[] readLo = new long[6];
+    final long[] readHi = new long[6];
+    final long[] writeLo = new long[6];
+    final long[] writeHi = new long[6];
+    SegmentRegister ldtr;
+    SegmentRegister tr;
+    long gdtBase;
+    int gdtLimit;
+    long idtBase;
+    int idtLimit;
+
+    // ---- control ----
+    int cr0;
+    int cr2;
+    int cr3;
+    int cr4;
+    long cr8;
+    long efer;
+    final long[] dr = new long[8];
+    final SortedMap<Integer, Long> msrs = new TreeMap<>();
+    long tscOffset;
+    FpuState fpu = FpuState.initial();
+
+    // ---- derived mode ----
+    boolean pe;
+    boolean paging;
+    int cpl;
+    boolean code32;
+    boolean stack32;
+    PagingMode pagingMode;
+
+    // ---- events ----
+    ActivityState activity = ActivityState.ACTIVE;
+    /** Interrupt shadow in effect for the next instruction boundary (CpuState.SHADOW_* bits). */
+    int shadow;
+    boolean nmiBlocked;
+    boolean nmiPending;
+
+    // ---- per instruction ----
+    int startEip;
+    int startEsp;
+    boolean stop;
+
+    // ---- caches ----
+    final Tlb tlb = new Tlb();
+    final CodeCache codeCache;
+    private long fetchKey;
+    private long fetchPhysPage;
+    private CodeCache.Page fetchPage;
+    /** Slow-path fetch state (used while decoding). */
+    private long fetchLinear;
+    private boolean fetchUncacheable;
+    private final Instruction scratch = new Instruction();
+
+    long tlbMisses;
+    long exceptions;
+    long interruptsDelivered;
+    long portIo;
+    long mmioAccesses;
+
+    Cpu(VcpuContext context) {
+        this.context = context;
+        this.memory = context.memory();
+        this.ports = context.ports();
+        this.mmio = context.mmio();
+        this.interrupts = context.interrupts() == null ? InterruptSource.NONE : context.interrupts();
+        Optional<Mmu> m = context.mmu();
+        this.mmu = m == null ? null : m.orElse(null);
+        this.codeCache = new CodeCache(memory);
+    }
+
+    // =====================================================================================
+    // Flags
+    // =====================================================================================
+
+    int getFlags() {
+        return flags | lazy.get();
+    }
+
+    void setFlags(int value) {
+        flags = (value & EFLAGS_VALID & ~Eflags.ARITH) | Eflags.FIXED;
+        lazy.setAll(value);
+    }
+
+    boolean cf() {
+        return lazy.cf();
+    }
+
+    void setCf(boolean c) {
+        int f = lazy.get();
+        lazy.setAll(c ? f | Eflags.CF : f & ~Eflags.CF);
+    }
+
+    int iopl() {
+        return (flags & Eflags.IOPL) >>> Eflags.IOPL_SHIFT;
+    }
+
+    boolean v86() {
+        return (flags & Eflags.VM) != 0;
+    }
+
+    // =====================================================================================
+    // Registers
+    // =====================================================================================
+
+    int reg(int size, int n) {
+        if (size == 4) {
+            return r[n];
+        }
+        if (size == 2) {
+            return r[n] & 0xFFFF;
+        }
+        return n < 4 ? r[n] & 0xFF : (r[n - 4] >>> 8) & 0xFF;
+    }
+
+    void setReg(int size, int n, int v) {
+        if (size == 4) {
+            r[n] = v;
+        } else if (size == 2) {
+            r[n] = (r[n] & 0xFFFF_0000) | (v & 0xFFFF);
+        } else if (n < 4) {
+            r[n] = (r[n] & 0xFFFF_FF00) | (v & 0xFF);
+        } else {
+            r[n - 4] = (r[n - 4] & 0xFFFF_00FF) | ((v & 0xFF) << 8);
+        }
+    }
+
+    // =====================================================================================
+    // Operands of decoded instructions
+    // =====================================================================================
+
+    int ea(Instruction in) {
+        int a = in.disp();
+        int base = in.memBase();
+        if (base >= 0) {
+            a += r[base];
+        }
+        int index = in.memIndex();
+        if (index >= 0) {
+            a += r[index] << in.memScale();
+        }
+        return in.addrSize() == 2 ? a & 0xFFFF : a;
+    }
+
+    int readOp(Instruction in, int i) {
+        switch (in.kind(i)) {
+            case Instruction.KIND_REG:
+                return reg(in.size(i), in.reg(i));
+            case Instruction.KIND_MEM:
+                return read(in.segment(), ea(in), in.size(i));
+            case Instruction.KIND_IMM:
+                return in.reg(i) == 0 ? in.imm() : in.imm2();
+            case Instruction.KIND_SREG:
+                return segSel[in.reg(i)];
+            default:
+                throw new IllegalStateException("cannot read operand " + i + " of " + in);
+        }
+    }
+
+    void writeOp(Instruction in, int i, int v) {
+        switch (in.kind(i)) {
+            case Instruction.KIND_REG:
+                setReg(in.size(i), in.reg(i), v);
+                return;
+            case Instruction.KIND_MEM:
+                write(in.segment(), ea(in), in.size(i), v);
+                return;
+            default:
+                throw new IllegalStateException("cannot write operand " + i + " of " + in);
+        }
+    }
+
+    // =====================================================================================
+    // Segmented access
+    // =====================================================================================
+
+    private X86Exception segFault(int seg) {
+        return seg == SS ? X86Exception.stackFault(0) : X86Exception.generalProtection(0);
+    }
+
+    long linearRead(int seg, int off, int size) {
+        long o = off & 0xFFFF_FFFFL;
+        if (o < readLo[seg] || o + size - 1 > readHi[seg]) {
+            throw segFault(seg);
+        }
+        return (segBase[seg] + o) & 0xFFFF_FFFFL;
+    }
+
+    long linearWrite(int seg, int off, int size) {
+        long o = off & 0xFFFF_FFFFL;
+        if (o < writeLo[seg] || o + size - 1 > writeHi[seg]) {
+            throw segFault(seg);
+        }
+        return (segBase[seg] + o) & 0xFFFF_FFFFL;
+    }
+
+    int read(int seg, int off, int size) {
+        return readLinear(linearRead(seg, off, size), size, cpl == 3);
+    }
+
+    void write(int seg, int off, int size, int v) {
+        writeLinear(linearWrite(seg, off, size), size, v, cpl == 3);
+    }
+
+    int read8(int seg, int off) {
+        return read(seg, off, 1);
+    }
+
+    int read16(int seg, int off) {
+        return read(seg, off, 2);
+    }
+
+    int read32(int seg, int off) {
+        return read(seg, off, 4);
+    }
+
+    /** Recomputes a segment's offset windows from its cached limit and attributes. */
+    void refreshSegment(int seg) {
+        int attr = segAttr[seg];
+        long limit = segLimit[seg] & 0xFFFF_FFFFL;
+        long lo = 0;
+        long hi = limit;
+        boolean readable = true;
+        boolean writable = true;
+        if (pe && !v86()) {
+            if ((attr & SegmentRegister.UNUSABLE) != 0 || (attr & SegmentRegister.S) == 0) {
+                readable = false;
+                writable = false;
+            } else if ((attr & SegmentRegister.TYPE_CODE) != 0) {
+                readable = (attr & SegmentRegister.TYPE_RW) != 0 || seg == CS;
+                writable = false;
+            } else {
+                writable = (attr & SegmentRegister.TYPE_RW) != 0;
+                if ((attr & SegmentRegister.TYPE_CE) != 0) { // expand-down
+                    lo = limit + 1;
+                    hi = (attr & SegmentRegister.DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
+                }
+            }
+        }
+        readLo[seg] = readable ? lo : 1;
+        readHi[seg] = readable ? hi : 0;
+        writeLo[seg] = writable ? lo : 1;
+        writeHi[seg] = writable ? hi : 0;
+        if (seg == CS) {
+            code32 = pe && !v86() && (attr & SegmentRegister.DB) != 0;
+        } else if (seg == SS) {
+            stack32 = (attr & SegmentRegister.DB) != 0;
+        }
+    }
+
+    void setSegment(int seg, int selector, long base, int limit, int attr) {
+        segSel[seg] = selector & 0xFFFF;
+        segBase[seg] = (int) base;
+        segLimit[seg] = limit;
+        segAttr[seg] = attr;
+        refreshSegment(seg);
+    }
+
+    void refreshAllSegments() {
+        for (int s = 0; s < 6; s++) {
+            refreshSegment(s);
+        }
+    }
+
+    // =====================================================================================
+    // Descriptor tables
+    // =====================================================================================
+
+    /** Reads the 8-byte descriptor a selector names; #GP(selector) if outside its table. */
+    long readDescriptor(int selector, boolean external) {
+        long base;
+        int limit;
+        if ((selector & Descriptors.SELECTOR_TI) != 0) {
+            if (!ldtr.usable()) {
+                throw X86Exception.generalProtection(Descriptors.selectorError(selector, external));
+            }
+            base = ldtr.base();
+            limit = ldtr.limit();
+        } else {
+            base = gdtBase;
+            limit = gdtLimit;
+        }
+        int index = selector & 0xFFF8;
+        if (index + 7 > (limit & 0xFFFF_FFFFL)) {
+            throw X86Exception.generalProtection(Descriptors.selectorError(selector, external));
+        }
+        long addr = base + index;
+        int lo = readLinear(addr, 4, false);
+        int hi = readLinear(addr + 4, 4, false);
+        return (hi & 0xFFFF_FFFFL) << 32 | (lo & 0xFFFF_FFFFL);
+    }
+
+    long descriptorAddress(int selector) {
+        return ((selector & Descriptors.SELECTOR_TI) != 0 ? ldtr.base() : gdtBase) + (selector & 0xFFF8);
+    }
+
+    /** Sets the accessed bit of a code/data descriptor in memory if it is clear. */
+    void markAccessed(int selector, long desc) {
+        int hi = (int) (desc >>> 32);
+        if ((hi & 0x100) == 0) {
+            writeLinear(descriptorAddress(selector) + 4, 4, hi | 0x100, false);
+        }
+    }
+
+    /** MOV/POP/LxS to a data or stack segment register, with the protected-mode checks. */
+    void loadSegment(int seg, int selector) {
+        selector &= 0xFFFF;
+        if (!pe || v86()) {
+            int keep = segAttr[seg] & (SegmentRegister.DB | SegmentRegister.G);
+            int attr = (seg == CS ? SegmentRegister.REAL_MODE_CODE : SegmentRegister.REAL_MODE_DATA) | keep;
+            if (v86()) {
+                attr = (seg == CS ? SegmentRegister.REAL_MODE_CODE : SegmentRegister.REAL_MODE_DATA) | (3 << SegmentRegister.DPL_SHIFT);
+                setSegment(seg, selector, (long) selector << 4, 0xFFFF, attr);
+                return;
+            }
+            setSegment(seg, selector, (long) selector << 4, segLimit[seg], attr);
+            return;
+        }
+        if (seg == SS) {
+            if ((selector & 0xFFFC) == 0) {
+                throw X86Exception.generalProtection(0);
+            }
+            long d = readDescriptor(selector, false);
+            int attr = Descriptors.attributes((int) (d >>> 32));
+            Descriptors.checkStackSegmentLoad(selector, attr, cpl);
+            markAccessed(selector, d);
+            setSegment(SS, selector, Descriptors.base((int) d, (int) (d >>> 32)),
+                    Descriptors.limit((int) d, (int) (d >>> 32)), attr | SegmentRegister.TYPE_ACCESSED);
+            return;
+        }
+        if ((selector & 0xFFFC) == 0) {
+            setSegment(seg, selector, 0, 0, SegmentRegister.UNUSABLE);
+            return;
+        }
+        long d = readDescriptor(selector, false);
+        int attr = Descriptors.attributes((int) (d >>> 32));
+        Descriptors.checkDataSegmentLoad(selector, attr, cpl);
+        markAccessed(selector, d);
+        setSegment(seg, selector, Descriptors.base((int) d, (int) (d >>> 32)),
+                Descriptors.limit((int) d, (int) (d >>> 32)), attr | SegmentRegister.TYPE_ACCESSED);
+    }
+
+    /** Loads CS from a checked descriptor (or real-mode selector) and sets CPL. */
+    void loadCodeSegment(int selector, long desc, int newCpl) {
+        if (!pe || v86()) {
+            int attr = SegmentRegister.REAL_MODE_CODE | (v86() ? 3 << SegmentRegister.DPL_SHIFT : 0);
+            setSegment(CS, selector, (long) (selector & 0xFFFF) << 4, v86() ? 0xFFFF : segLimit[CS], attr);
+            cpl = v86() ? 3 : 0;
+            return;
+        }
+        int lo = (int) desc;
+        int hi = (int) (desc >>> 32);
+        markAccessed(selector, desc);
+        setCpl(newCpl);
+        setSegment(CS, (selector & ~3) | newCpl, Descriptors.base(lo, hi), Descriptors.limit(lo, hi),
+                Descriptors.attributes(hi) | SegmentRegister.TYPE_ACCESSED);
+    }
+
+    void setCpl(int newCpl) {
+        if (newCpl != cpl) {
+            cpl = newCpl;
+            fetchKey = 0;
+        }
+    }
+
+    /** After a return to an outer ring: data segments the new CPL may not use become null. */
+    void nullifyDataSegments() {
+        for (int seg : new int[] {ES, DS, FS, GS}) {
+            int attr = segAttr[seg];
+            if ((attr & SegmentRegister.UNUSABLE) == 0 && (Descriptors.isData(attr) || !Descriptors.isConforming(attr))
+                    && Descriptors.dpl(attr) < cpl) {
+                setSegment(seg, 0, 0, 0, SegmentRegister.UNUSABLE);
+            }
+        }
+    }
+
+    // =====================================================================================
+    // Stack
+    // =====================================================================================
+
+    int sp() {
+        return stack32 ? r[ESP] : r[ESP] & 0xFFFF;
+    }
+
+    void setSp(int v) {
+        if (stack32) {
+            r[ESP] = v;
+        } else {
+            r[ESP] = (r[ESP] & 0xFFFF_0000) | (v & 0xFFFF);
+        }
+    }
+
+    void push(int size, int v) {
+        int sp = (sp() - size) & (stack32 ? -1 : 0xFFFF);
+        write(SS, sp, size, v);
+        setSp(sp);
+    }
+
+    int pop(int size) {
+        int sp = sp();
+        int v = read(SS, sp, size);
+        setSp(sp + size);
+        return v;
+    }
+
+    /** Reads a stack slot {@code offset} bytes above the stack pointer, without popping. */
+    int peek(int offset, int size) {
+        return read(SS, (sp() + offset) & (stack32 ? -1 : 0xFFFF), size);
+    }
+
+    // =====================================================================================
+    // Linear and physical access
+    // =====================================================================================
+
+    private long translate(long linear, boolean write, boolean user) {
+        int idx = Tlb.index(linear);
+        long key = Tlb.key(linear, user);
+        if (write) {
+            if (tlb.writeTag[idx] == key) {
+                return tlb.writePhys[idx];
+            }
+        } else if (tlb.readTag[idx] == key) {
+            return tlb.readPhys[idx];
+        }
+        return fill(linear, write, user);
+    }
+
+    private long fill(long linear, boolean write, boolean user) {
+        tlbMisses++;
+        long physPage;
+        boolean dirty = true;
+        if (!paging) {
+            physPage = linear & 0xFFFF_F000L;
+        } else {
+            Access access = write ? Access.WRITE : Access.READ;
+            try {
+                if (mmu != null) {
+                    physPage = mmu.translate(context.vcpuId(), pagingMode, linear, access, user) & ~0xFFFL;
+                } else {
+                    long res = PageWalker.walk(memory, pagingMode, linear, access, user);
+                    physPage = PageWalker.address(res) & ~0xFFFL;
+                    dirty = PageWalker.dirty(res);
+                }
+            } catch (PageFault pf) {
+                throw X86Exception.pageFault(linear, pf.errorCode());
+            }
+        }
+        long entry = memory.isMemory(physPage) ? physPage : physPage | Tlb.MMIO;
+        int idx = Tlb.index(linear);
+        long key = Tlb.key(linear, user);
+        if (write) {
+            if (dirty) {
+                tlb.writeTag[idx] = key;
+                tlb.writePhys[idx] = entry;
+            }
+        } else {
+            tlb.readTag[idx] = key;
+            tlb.readPhys[idx] = entry;
+        }
+        return entry;
+    }
+
+    void flushTlb() {
+        tlb.flush();
+        fetchKey = 0;
+        if (mmu != null) {
+            mmu.flush(context.vcpuId(), true);
+        }
+    }
+
+    void updatePagingMode() {
+        boolean p = (cr0 & ControlRegisters.CR0_PG) != 0 && pe;
+        paging = p;
+        pagingMode = new PagingMode(cr0 & 0xFFFF_FFFFL, cr3 & 0xFFFF_FFFFL, cr4 & 0xFFFF_FFFFL, efer);
+        flushTlb();
+    }
+
+    int readLinear(long linear, int size, boolean user) {
+        if (((int) linear & 0xFFF) + size > 4096) {
+            return readSplit(linear, size, user);
+        }
+        long p = translate(linear, false, user);
+        long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
+        if ((p & Tlb.MMIO) != 0) {
+            mmioAccesses++;
+            return (int) mmio.read(phys, size);
+        }
+        switch (size) {
+            case 1: return memory.readByte(phys);
+            case 2: return memory.readWord(phys);
+            default: return memory.readDword(phys);
+        }
+    }
+
+    private int readSplit(long linear, int size, boolean user) {
+        int v = 0;
+        for (int i = 0; i < size; i++) {
+            v |= readLinear((linear + i) & 0xFFFF_FFFFL, 1, user) << (8 * i);
+        }
+        return v;
+    }
+
+    void writeLinear(long linear, int size, int v, boolean user) {
+        if (((int) linear & 0xFFF) + size > 4096) {
+            // Check both pages before writing anything, so a fault leaves memory untouched.
+            translate(linear, true, user);
+            translate((linear + size - 1) & 0xFFFF_FFFFL, true, user);
+            for (int i = 0; i < size; i++) {
+                writeLinear((linear + i) & 0xFFFF_FFFFL, 1, v >>> (8 * i), user);
+            }
+            return;
+        }
+        long p = translate(linear, true, user);
+        long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
+        if ((p & Tlb.MMIO) != 0) {
+            mmioAccesses++;
+            mmio.write(phys, size, v & 0xFFFF_FFFFL & (size == 4 ? -1L : (1L << (size * 8)) - 1));
+            return;
+        }
+        switch (size) {
+            case 1 -> memory.writeByte(phys, v);
+            case 2 -> memory.writeWord(phys, v);
+            default -> memory.writeDword(phys, v);
+        }
+    }
+
+    /** Checks that a linear range is writable without writing it (multi-part stores). */
+    void probeWrite(long linear, int size, boolean user) {
+        translate(linear & 0xFFFF_FFFFL, true, user);
+        translate((linear + size - 1) & 0xFFFF_FFFFL, true, user);
+    }
+
+    // =====================================================================================
+    // Instruction fetch
+    // =====================================================================================
+
+    /** Returns the decoded instruction at CS:EIP, from the cache when possible. */
+    Instruction fetch() {
+        int ip = eip;
+        long linear = (segBase[CS] + (ip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
+        boolean user = cpl == 3;
+        long key = Tlb.key(linear, user);
+        CodeCache.Page page;
+        if (key == fetchKey) {
+            page = fetchPage;
+        } else {
+            long p = translate(linear, false, user);
+            page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
+            fetchKey = key;
+            fetchPhysPage = p;
+            fetchPage = page;
+        }
+        int offset = (int) linear & 0xFFF;
+        if (page != null) {
+            Instruction in = page.slots[offset];
+            if (in != null && in.default32() == code32) {
+                if (Integer.compareUnsigned(ip + in.length() - 1, segLimit[CS]) > 0
+                        || Integer.compareUnsigned(ip, segLimit[CS]) > 0) {
+                    throw X86Exception.generalProtection(0);
+                }
+                codeCache.hits++;
+                return in;
+            }
+        }
+        codeCache.decodes++;
+        fetchLinear = linear;
+        fetchUncacheable = page == null;
+        Instruction in = page == null ? scratch : new Instruction();
+        Decoder.decode(this, code32, in);
+        if (!fetchUncacheable) {
+            page.put(offset, in);
+        }
+        return in;
+    }
+
+    /** {@link CodeFetcher} for the decoder: one byte at CS:EIP+offset, with limit and paging checks. */
+    @Override
+    public int fetch(int offset) {
+        if (Integer.compareUnsigned(eip + offset, segLimit[CS]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        long linear = (fetchLinear + offset) & 0xFFFF_FFFFL;
+        if (((fetchLinear ^ linear) & ~0xFFFL) != 0) {
+            fetchUncacheable = true;
+        }
+        long p = translate(linear, false, cpl == 3);
+        long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
+        if ((p & Tlb.MMIO) != 0) {
+            fetchUncacheable = true;
+            return (int) mmio.read(phys, 1) & 0xFF;
+        }
+        return memory.readByte(phys);
+    }
+
+    void invalidateFetch() {
+        fetchKey = 0;
+    }
+}

@@ -1,0 +1,310 @@
+package org.polyvisor.cpu.interpreter.internal;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.polyvisor.cpu.ActivityState;
+import org.polyvisor.cpu.CpuEngine;
+import org.polyvisor.cpu.CpuState;
+import org.polyvisor.cpu.DescriptorTableRegister;
+import org.polyvisor.cpu.Exit;
+import org.polyvisor.cpu.PendingEvents;
+import org.polyvisor.cpu.SegmentRegister;
+import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.x86.ControlRegisters;
+import org.polyvisor.x86.Eflags;
+import org.polyvisor.x86.ExceptionVectors;
+import org.polyvisor.x86.X86Exception;
+import org.polyvisor.x86.decode.Instruction;
+
+/**
+ * The reference engine: fetch (from the decoded-instruction cache), execute by family, deliver
+ * events at instruction boundaries. Runs on the vCPU thread; only {@link #requestExit()} is called
+ * from elsewhere.
+ */
+final class InterpreterEngine implements CpuEngine {
+
+    /**
+     * Instructions between checks of the exit-request flag: bounds how long a
+     * {@link #requestExit()} can go unseen, while keeping the volatile read off the per-instruction path.
+     */
+    static final int CHUNK = 256;
+
+    private static final Exit HALTED = new Exit.Halted();
+    private static final Exit BUDGET_SPENT = new Exit.BudgetSpent();
+    private static final Exit REQUESTED = new Exit.Requested();
+
+    private final Cpu c;
+    private volatile boolean exitRequested;
+    private long retired;
+    private Exit.Shutdown shutdown;
+    private PendingEvents pendingImport = PendingEvents.NONE;
+
+    InterpreterEngine(VcpuContext context) {
+        this.c = new Cpu(context);
+        importState(CpuState.powerOn(Cpuid.SIGNATURE));
+    }
+
+    @Override
+    public Exit run(long budget) {
+        if (shutdown != null) {
+            return shutdown;
+        }
+        if (exitRequested) {
+            exitRequested = false;
+            return REQUESTED;
+        }
+        try {
+            deliverImportedEvents();
+            if (c.activity == ActivityState.HALTED) {
+                if (!wakeFromHalt()) {
+                    return HALTED;
+                }
+            }
+            long remaining = Math.max(1, budget);
+            while (remaining > 0) {
+                checkNmi();
+                int done = execute((int) Math.min(remaining, CHUNK));
+                remaining -= done;
+                if (c.stop) {
+                    c.stop = false;
+                    if (c.activity == ActivityState.HALTED) {
+                        return HALTED;
+                    }
+                }
+                if (exitRequested) {
+                    exitRequested = false;
+                    return REQUESTED;
+                }
+            }
+            return BUDGET_SPENT;
+        } catch (Interrupts.TripleFault t) {
+            c.activity = ActivityState.SHUTDOWN;
+            shutdown = new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, location(), t.getMessage());
+            return shutdown;
+        } catch (UnsupportedFeature u) {
+            c.eip = c.startEip;
+            c.r[Cpu.ESP] = c.startEsp;
+            shutdown = new Exit.Shutdown(Exit.Shutdown.Cause.UNSUPPORTED, location(), u.getMessage());
+            return shutdown;
+        }
+    }
+
+    private String location() {
+        return String.format("%04x:%08x", c.segSel[Cpu.CS], c.startEip);
+    }
+
+    /** The instruction loop: at most {@code chunk} instructions (or event deliveries). */
+    private int execute(int chunk) {
+        final Cpu c = this.c;
+        int n = 0;
+        while (n < chunk) {
+            if (c.shadow == 0 && (c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
+                int vector = c.interrupts.acknowledge();
+                if (vector >= 0) {
+                    c.startEip = c.eip;
+                    c.startEsp = c.r[Cpu.ESP];
+                    Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
+                    n++;
+                    continue;
+                }
+            }
+            c.startEip = c.eip;
+            c.startEsp = c.r[Cpu.ESP];
+            int trap = c.flags & Eflags.TF;
+            c.shadow = 0;
+            try {
+                Instruction in = c.fetch();
+                c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
+                Executor.execute(c, in);
+                if (trap != 0) {
+                    c.dr[6] |= 0x4000; // DR6.BS: single step
+                    Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                }
+            } catch (X86Exception e) {
+                c.eip = c.startEip;
+                c.r[Cpu.ESP] = c.startEsp;
+                c.shadow = 0;
+                Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
+            }
+            n++;
+            if (c.stop) {
+                break;
+            }
+        }
+        retired += n;
+        return n;
+    }
+
+    private boolean wakeFromHalt() {
+        if (!c.nmiBlocked && (c.nmiPending || c.interrupts.takeNmi())) {
+            c.nmiPending = false;
+            c.activity = ActivityState.ACTIVE;
+            c.startEip = c.eip;
+            Interrupts.raise(c, ExceptionVectors.NMI, 0, false, Interrupts.NMI, 0);
+            return true;
+        }
+        if ((c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
+            c.activity = ActivityState.ACTIVE;
+            int vector = c.interrupts.acknowledge();
+            if (vector >= 0) {
+                c.startEip = c.eip;
+                Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
+            }
+            return true;
+        }
+        return false;
+    }
+
+    private void checkNmi() {
+        if (!c.nmiBlocked && (c.nmiPending || c.interrupts.takeNmi())) {
+            c.nmiPending = false;
+            c.startEip = c.eip;
+            Interrupts.raise(c, ExceptionVectors.NMI, 0, false, Interrupts.NMI, 0);
+        }
+    }
+
+    private void deliverImportedEvents() {
+        PendingEvents e = pendingImport;
+        if (!e.any()) {
+            return;
+        }
+        pendingImport = PendingEvents.NONE;
+        c.startEip = c.eip;
+        c.startEsp = c.r[Cpu.ESP];
+        if (e.exceptionVector() >= 0) {
+            c.activity = ActivityState.ACTIVE;
+            Interrupts.raise(c, e.exceptionVector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, c.cr2);
+        }
+        if (e.interruptVector() >= 0) {
+            c.activity = ActivityState.ACTIVE;
+            Interrupts.raise(c, e.interruptVector(), 0, false, Interrupts.EXTERNAL, 0);
+        }
+        c.nmiPending |= e.nmiPending();
+    }
+
+    @Override
+    public CpuState exportState() {
+        CpuState.Builder b = CpuState.builder();
+        for (int i = 0; i < 8; i++) {
+            b.gpr(i, c.r[i] & 0xFFFF_FFFFL);
+        }
+        b.rip(c.eip & 0xFFFF_FFFFL);
+        b.rflags(c.getFlags() & 0xFFFF_FFFFL);
+        for (int s = 0; s < 6; s++) {
+            b.segment(s, new SegmentRegister(c.segSel[s], c.segBase[s] & 0xFFFF_FFFFL, c.segLimit[s], c.segAttr[s]));
+        }
+        b.ldtr(c.ldtr).tr(c.tr);
+        b.gdtr(new DescriptorTableRegister(c.gdtBase, c.gdtLimit & 0xFFFF));
+        b.idtr(new DescriptorTableRegister(c.idtBase, c.idtLimit & 0xFFFF));
+        b.cr0(c.cr0 & 0xFFFF_FFFFL).cr2(c.cr2 & 0xFFFF_FFFFL).cr3(c.cr3 & 0xFFFF_FFFFL).cr4(c.cr4 & 0xFFFF_FFFFL);
+        b.cr8(c.cr8).efer(c.efer);
+        for (int i = 0; i < 8; i++) {
+            b.dr(i, c.dr[i]);
+        }
+        b.msrs(c.msrs);
+        b.fpu(c.fpu);
+        PendingEvents p = pendingImport;
+        b.events(new PendingEvents(p.exceptionVector(), p.errorCode(), p.hasErrorCode(), p.interruptVector(),
+                c.nmiPending || p.nmiPending(), c.nmiBlocked));
+        b.activity(c.activity);
+        b.interruptShadow(c.shadow);
+        b.tsc(SystemOps.tsc(c));
+        return b.build();
+    }
+
+    @Override
+    public void importState(CpuState s) {
+        if (s.formatVersion() != CpuState.FORMAT_VERSION) {
+            throw new IllegalArgumentException("CPU state format " + s.formatVersion() + " is not "
+                    + CpuState.FORMAT_VERSION);
+        }
+        if ((s.efer() & (1L << 10)) != 0) {
+            throw new IllegalArgumentException("long mode (EFER.LMA) is not supported by the interpreter");
+        }
+        for (int i = 0; i < 8; i++) {
+            c.r[i] = (int) s.gpr(i);
+        }
+        c.eip = (int) s.rip();
+        c.cr0 = (int) s.cr0();
+        c.cr2 = (int) s.cr2();
+        c.cr3 = (int) s.cr3();
+        c.cr4 = (int) s.cr4();
+        c.cr8 = s.cr8();
+        c.efer = s.efer();
+        c.pe = (c.cr0 & ControlRegisters.CR0_PE) != 0;
+        c.setFlags((int) s.rflags());
+        for (int i = 0; i < 6; i++) {
+            SegmentRegister r = s.segment(i);
+            c.segSel[i] = r.selector() & 0xFFFF;
+            c.segBase[i] = (int) r.base();
+            c.segLimit[i] = r.limit();
+            c.segAttr[i] = r.attributes();
+        }
+        c.ldtr = s.ldtr();
+        c.tr = s.tr();
+        c.gdtBase = s.gdtr().base() & 0xFFFF_FFFFL;
+        c.gdtLimit = s.gdtr().limit();
+        c.idtBase = s.idtr().base() & 0xFFFF_FFFFL;
+        c.idtLimit = s.idtr().limit();
+        long[] dr = s.dr();
+        System.arraycopy(dr, 0, c.dr, 0, 8);
+        c.msrs.clear();
+        c.msrs.put(SystemOps.MSR_SYSENTER_CS, 0L);
+        c.msrs.put(SystemOps.MSR_SYSENTER_ESP, 0L);
+        c.msrs.put(SystemOps.MSR_SYSENTER_EIP, 0L);
+        c.msrs.putAll(s.msrs());
+        c.msrs.remove(SystemOps.MSR_TSC);
+        c.tscOffset = s.tsc() - c.context.clock().nanos();
+        c.fpu = s.fpu();
+        c.activity = s.activity();
+        c.shadow = s.interruptShadow();
+        PendingEvents e = s.events();
+        c.nmiBlocked = e.nmiBlocked();
+        c.nmiPending = false;
+        pendingImport = e;
+        c.cpl = !c.pe ? 0 : c.v86() ? 3 : s.segment(CpuState.SS).dpl();
+        c.refreshAllSegments();
+        c.updatePagingMode();
+        c.invalidateFetch();
+        shutdown = s.activity() == ActivityState.SHUTDOWN
+                ? new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, s.location(), "imported in shutdown state")
+                : null;
+    }
+
+    @Override
+    public void requestExit() {
+        exitRequested = true;
+    }
+
+    @Override
+    public void invalidate(long gpa, long length) {
+        c.codeCache.invalidate(gpa, length);
+    }
+
+    @Override
+    public long instructionsRetired() {
+        return retired;
+    }
+
+    @Override
+    public Map<String, Long> stats() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        m.put("instructions", retired);
+        m.put("decodes", c.codeCache.decodes);
+        m.put("decode-cache-hits", c.codeCache.hits);
+        m.put("code-pages", (long) c.codeCache.pageCount());
+        m.put("code-invalidations", c.codeCache.invalidations());
+        m.put("tlb-misses", c.tlbMisses);
+        m.put("tlb-flushes", c.tlb.flushes);
+        m.put("exceptions", c.exceptions);
+        m.put("interrupts", c.interruptsDelivered);
+        m.put("port-io", c.portIo);
+        m.put("mmio", c.mmioAccesses);
+        return m;
+    }
+
+    @Override
+    public void close() {
+        c.codeCache.close();
+    }
+}

@@ -1,0 +1,43 @@
+package org.polyvisor.cpu.interpreter.internal;
+
+import java.util.Arrays;
+
+/**
+ * A direct-mapped software TLB: linear page (plus the user/supervisor bit of the access) to
+ * guest-physical page, separately for reads and writes, so a hit costs one compare. Entries also
+ * say whether the physical page is memory or MMIO, so a hit needs no region search either. A write
+ * entry is only filled once the walk has set the dirty bit.
+ */
+final class Tlb {
+
+    static final int SIZE = 256;
+    /** Set in a physical entry when the page is not guest memory (goes to the MMIO bus). */
+    static final long MMIO = 1L << 62;
+
+    final long[] readTag = new long[SIZE];
+    final long[] readPhys = new long[SIZE];
+    final long[] writeTag = new long[SIZE];
+    final long[] writePhys = new long[SIZE];
+
+    long flushes;
+
+    static long key(long linear, boolean user) {
+        return (linear >>> 12) << 2 | (user ? 2 : 0) | 1;
+    }
+
+    static int index(long linear) {
+        return (int) (linear >>> 12) & (SIZE - 1);
+    }
+
+    void flush() {
+        Arrays.fill(readTag, 0);
+        Arrays.fill(writeTag, 0);
+        flushes++;
+    }
+
+    void flushPage(long linear) {
+        int i = index(linear);
+        readTag[i] = 0;
+        writeTag[i] = 0;
+    }
+}
