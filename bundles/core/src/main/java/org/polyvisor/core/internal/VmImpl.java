@@ -63,6 +63,8 @@ final class VmImpl implements Vm, PartRegistry.Listener {
     private boolean resumeWhenComplete;
     /** Autostart is waiting for parts to be registered. */
     private boolean autostartPending;
+    /** Statistics of the last run, kept after the machine is gone. */
+    private VmStats finalStats = new VmStats(0, java.util.Map.of(), java.util.Map.of(), java.util.Map.of());
 
     VmImpl(VmManagerImpl manager, PartRegistry registry, VmConfig config) {
         this.manager = manager;
@@ -102,6 +104,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
         autostartPending = false;
         Machine m = Machine.assemble(this, config, registry, console);
         machine = m;
+        finalStats = new VmStats(0, java.util.Map.of(), java.util.Map.of(), java.util.Map.of());
         exitStatus = OptionalInt.empty();
         resumeWhenComplete = false;
         startedAt = System.nanoTime();
@@ -191,8 +194,18 @@ final class VmImpl implements Vm, PartRegistry.Listener {
         machine = null;
         resumeWhenComplete = false;
         if (m != null) {
+            try {
+                m.pauseAll();
+            } catch (VmException e) {
+                // a vCPU that does not stop is ended by release below
+            }
+            finalStats = snapshot(m);
             m.release();
         }
+    }
+
+    private static VmStats snapshot(Machine m) {
+        return new VmStats(m.retired(), m.exitStats(), m.timeByState(), m.partStats());
     }
 
     private void requireState(String op, VmState... allowed) {
@@ -286,11 +299,11 @@ final class VmImpl implements Vm, PartRegistry.Listener {
         Machine m;
         synchronized (this) {
             m = machine;
+            if (m == null) {
+                return finalStats;
+            }
         }
-        if (m == null) {
-            return new VmStats(0, java.util.Map.of(), java.util.Map.of(), java.util.Map.of());
-        }
-        return new VmStats(m.retired(), m.exitStats(), m.timeByState(), m.partStats());
+        return snapshot(m);
     }
 
     @Override

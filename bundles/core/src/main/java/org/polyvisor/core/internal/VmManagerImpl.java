@@ -73,8 +73,9 @@ public final class VmManagerImpl implements VmManager, VmRegistry {
         this(null);
     }
 
+    /** Stops every VM (definitions stay stored); the platform is going away. */
     @Deactivate
-    void deactivate() {
+    public void deactivate() {
         for (VmImpl vm : vms.values()) {
             try {
                 vm.shutdown("platform stopping");

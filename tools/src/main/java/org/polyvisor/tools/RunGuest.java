@@ -1,0 +1,184 @@
+package org.polyvisor.tools;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.polyvisor.core.internal.VmManagerImpl;
+import org.polyvisor.time.ClockMode;
+import org.polyvisor.vm.Vm;
+import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmException;
+import org.polyvisor.vm.VmState;
+import org.polyvisor.vm.VmStats;
+import org.polyvisor.vm.VmStatus;
+
+/**
+ * Runs a guest headless, outside Karaf, with the real parts found on the class path, and prints
+ * its console and the VM's statistics. Used by {@code bench/} and by end-to-end tests.
+ *
+ * <pre>
+ * run-guest [--demo | --demo-test | --firmware FILE] [--cpu NAME] [--irqchip NAME]
+ *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
+ *           [--seconds N] [--quiet]
+ * </pre>
+ * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
+ * time limit ends the run, 2 when the VM crashed, 64 for a usage error.
+ */
+public final class RunGuest {
+
+    /** What a run produced. */
+    public record Result(VmStatus status, VmStats stats, String console, Duration wall) {
+        /** @return guest instructions per wall-clock second spent running guest code */
+        public double instructionsPerSecond() {
+            Duration running = stats.timeByState().getOrDefault("running", wall);
+            double s = Math.max(running.toNanos(), 1) / 1e9;
+            return stats.instructionsRetired() / s;
+        }
+    }
+
+    private RunGuest() {
+    }
+
+    /**
+     * Runs a guest until it stops or the time is up.
+     *
+     * @param config     the VM (its parts must be on the class path)
+     * @param limit      longest run
+     * @param consoleOut where to copy the console as it is produced, or null
+     * @return what happened
+     * @throws IOException          if the parts cannot be loaded
+     * @throws InterruptedException if interrupted
+     */
+    public static Result run(VmConfig config, Duration limit, PrintStream consoleOut)
+            throws IOException, InterruptedException {
+        VmManagerImpl manager = new VmManagerImpl();
+        try {
+            for (PartLoader.Found f : PartLoader.load(RunGuest.class.getClassLoader())) {
+                manager.addPart(f.kind(), f.part());
+            }
+            Vm vm = manager.define(config);
+            AutoCloseable follow = consoleOut == null ? null : vm.console().attach(b -> consoleOut.write(b, 0, b.length));
+            long t0 = System.nanoTime();
+            vm.start();
+            VmStatus st = vm.awaitState(limit, VmState.STOPPED, VmState.CRASHED);
+            Duration wall = Duration.ofNanos(System.nanoTime() - t0);
+            if (st.state() == VmState.RUNNING) {
+                vm.pause();
+                st = vm.status();
+            }
+            VmStats stats = vm.stats();
+            if (follow != null) {
+                follow.close();
+            }
+            String console = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
+            return new Result(st, stats, console, wall);
+        } catch (Exception e) {
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            if (e instanceof InterruptedException ie) {
+                throw ie;
+            }
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException(e);
+        } finally {
+            manager.deactivate();
+        }
+    }
+
+    /**
+     * Copies a bundled demo ROM to a temporary file.
+     *
+     * @param name {@code demo.rom} or {@code demo-test.rom}
+     * @return the file
+     * @throws IOException if the resource is missing
+     */
+    public static Path bundledRom(String name) throws IOException {
+        try (InputStream in = RunGuest.class.getClassLoader().getResourceAsStream("org/polyvisor/guests/" + name)) {
+            if (in == null) {
+                throw new IOException("no bundled guest " + name + " on the class path");
+            }
+            Path p = Files.createTempFile("polyvisor-", "-" + name);
+            p.toFile().deleteOnExit();
+            Files.write(p, in.readAllBytes());
+            return p;
+        }
+    }
+
+    /**
+     * Command-line entry.
+     *
+     * @param args see the class comment
+     * @throws Exception on failure
+     */
+    public static void main(String[] args) throws Exception {
+        VmConfig.Builder b = VmConfig.builder("guest").cpu("interpreter").irqchip("pic")
+                .devices("uart16550, debug-exit").memory(16L << 20);
+        long seconds = 10;
+        boolean quiet = false;
+        String firmware = null;
+        List<String> rest = new ArrayList<>(List.of(args));
+        try {
+            while (!rest.isEmpty()) {
+                String a = rest.remove(0);
+                switch (a) {
+                    case "--demo" -> firmware = bundledRom("demo.rom").toString();
+                    case "--demo-test" -> firmware = bundledRom("demo-test.rom").toString();
+                    case "--firmware" -> firmware = value(rest, a);
+                    case "--cpu" -> b.cpu(value(rest, a));
+                    case "--irqchip" -> b.irqchip(value(rest, a));
+                    case "--devices" -> b.devices(value(rest, a));
+                    case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
+                    case "--clock" -> b.clock(ClockMode.valueOf(value(rest, a).toUpperCase(Locale.ROOT)));
+                    case "--seconds" -> seconds = Long.parseLong(value(rest, a));
+                    case "--quiet" -> quiet = true;
+                    default -> throw new IllegalArgumentException("unknown option " + a);
+                }
+            }
+            if (firmware == null) {
+                throw new IllegalArgumentException("give --demo, --demo-test or --firmware FILE");
+            }
+        } catch (IllegalArgumentException | VmException e) {
+            System.err.println("run-guest: " + e.getMessage());
+            System.exit(64);
+            return;
+        }
+        b.firmware(firmware);
+        Result r;
+        try {
+            r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out);
+        } catch (VmException e) {
+            System.err.println("run-guest: " + e.getMessage());
+            System.exit(64);
+            return;
+        }
+        System.out.flush();
+        PrintStream out = System.err;
+        out.println();
+        out.println("status: " + r.status().describe());
+        out.printf(Locale.ROOT, "instructions retired: %d%n", r.stats().instructionsRetired());
+        out.printf(Locale.ROOT, "time: %s%n", r.stats().timeByState());
+        out.printf(Locale.ROOT, "speed: %.1f million instructions per second (running time)%n",
+                r.instructionsPerSecond() / 1e6);
+        out.println("exits: " + r.stats().exitsByReason());
+        out.println("console lines: " + r.console().lines().count());
+        int code = r.status().exitStatus().orElse(r.status().state() == VmState.CRASHED ? 2 : 0);
+        System.exit(code);
+    }
+
+    private static String value(List<String> rest, String option) {
+        if (rest.isEmpty()) {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return rest.remove(0);
+    }
+}
