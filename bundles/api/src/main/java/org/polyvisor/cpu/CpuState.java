@@ -292,6 +292,23 @@ public final class CpuState {
     }
 
     /**
+     * Returns the current privilege level, derived as VMX and KVM derive it: 0 in real mode, 3 in
+     * virtual-8086 mode (RFLAGS.VM), otherwise SS.DPL (which equals CS.RPL except transiently).
+     * Every engine uses this rule, so CPL is not stored separately.
+     *
+     * @return 0..3
+     */
+    public int cpl() {
+        if (!protectedMode()) {
+            return 0;
+        }
+        if ((rflags & 0x2_0000L) != 0) { // RFLAGS.VM
+            return 3;
+        }
+        return segments[SS].dpl();
+    }
+
+    /**
      * Formats CS:IP as the guest sees it, e.g. {@code 0008:00001234}.
      *
      * @return the formatted location
