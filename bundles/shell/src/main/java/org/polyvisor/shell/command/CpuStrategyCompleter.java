@@ -1,0 +1,14 @@
+package org.polyvisor.shell.command;
+
+import org.apache.karaf.shell.api.action.lifecycle.Service;
+import org.polyvisor.part.PartKind;
+
+/** Completes the names of the available CPU strategies. */
+@Service
+public class CpuStrategyCompleter extends Completers.PartNames {
+
+    @Override
+    protected PartKind kind() {
+        return PartKind.CPU;
+    }
+}
