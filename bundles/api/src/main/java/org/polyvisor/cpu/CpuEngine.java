@@ -45,6 +45,17 @@ public interface CpuEngine extends AutoCloseable {
     void requestExit();
 
     /**
+     * Tells whether {@link #run(long)} looks at the interrupt source at instruction boundaries
+     * itself (software engines), so that a newly pending interrupt needs no forced exit; a
+     * hardware engine answers false and is made to exit instead.
+     *
+     * @return true if the engine polls for interrupts while running
+     */
+    default boolean pollsInterrupts() {
+        return true;
+    }
+
+    /**
      * Tells the engine that guest memory changed behind its back (DMA, a loader, a debugger), so
      * cached decodes or translations of that range must go.
      *

@@ -63,6 +63,18 @@ public interface VcpuContext {
     VmClock clock();
 
     /**
+     * Returns the mask engines apply to every guest-physical address: all ones, or all ones but
+     * bit 20 while the A20 gate is closed. Engines read it at the start of every
+     * {@link CpuEngine#run(long)} (dropping cached translations when it changed); the platform
+     * makes running engines exit when the gate changes.
+     *
+     * @return the physical address mask
+     */
+    default long a20Mask() {
+        return -1L;
+    }
+
+    /**
      * Returns the VM's MMU strategy instance, if the VM names one; otherwise the engine translates
      * with its own page walk.
      *

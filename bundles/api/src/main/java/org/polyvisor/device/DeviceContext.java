@@ -36,6 +36,53 @@ public interface DeviceContext {
     Map<String, String> options();
 
     /**
+     * Returns the number of vCPUs of the VM (CMOS, fw_cfg and firmware tables report it).
+     *
+     * @return the vCPU count
+     */
+    default int vcpuCount() {
+        return 1;
+    }
+
+    /**
+     * Returns the index of the vCPU whose thread is calling.
+     *
+     * @return the vCPU index, or -1 when not called from a vCPU thread
+     */
+    default int currentVcpu() {
+        return -1;
+    }
+
+    /**
+     * Finds a service another part of the same VM offers (for example a PCI bus the host bridge
+     * provides, which PCI functions attach to). Parts are created in the order of the VM's device
+     * list, and a part created later may provide a service, so a consumer may also look again
+     * later.
+     *
+     * @param type the service type (an exported API type both parts import)
+     * @param <T>  the type
+     * @return the service, or empty
+     */
+    default <T> Optional<T> vmService(Class<T> type) {
+        return Optional.empty();
+    }
+
+    /**
+     * Offers a service to the other parts of this VM, until the registration is closed (at the
+     * latest when this device is closed).
+     *
+     * @param type    the service type
+     * @param service the implementation
+     * @param <T>     the type
+     * @return the registration
+     * @throws IllegalStateException if another part of the VM already provides that type
+     * @throws UnsupportedOperationException where the platform offers no per-VM services
+     */
+    default <T> AutoCloseable provideVmService(Class<T> type, T service) {
+        throw new UnsupportedOperationException("this platform offers no per-VM services");
+    }
+
+    /**
      * Returns the VM's port bus.
      *
      * @return the port bus

@@ -16,4 +16,14 @@ public interface VmControl {
 
     /** Resets the whole machine (as the i8042's pulse of the reset line does). */
     void reset();
+
+    /**
+     * Opens or closes the A20 gate (i8042 output port bit 1, port 0x92 bit 1). While closed,
+     * address bit 20 of every physical access by the vCPUs is forced to 0 (8086 wrap-around).
+     *
+     * @param enabled true to let A20 through
+     */
+    default void setA20(boolean enabled) {
+        // a platform that does not model the gate keeps A20 open
+    }
 }

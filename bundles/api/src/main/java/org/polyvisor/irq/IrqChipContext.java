@@ -45,6 +45,27 @@ public interface IrqChipContext {
     VmClock clock();
 
     /**
+     * Returns the index of the vCPU whose thread is calling, so a register window shared by all
+     * vCPUs (the local APIC page) knows whose registers are meant.
+     *
+     * @return the vCPU index, or -1 when not called from a vCPU thread
+     */
+    default int currentVcpu() {
+        return -1;
+    }
+
+    /**
+     * Wakes a halted vCPU without making a running one leave its engine (for engines that look at
+     * {@link InterruptSource#hasInterrupt()} at every instruction boundary, this saves an exit; the
+     * platform still forces an exit for engines that cannot look, such as hardware ones).
+     *
+     * @param vcpu the vCPU index
+     */
+    default void wake(int vcpu) {
+        kick(vcpu);
+    }
+
+    /**
      * Wakes a vCPU because the chip now has something for it (it may be halted or inside a long
      * budget). Safe from any thread.
      *

@@ -2,5 +2,5 @@
  * Interrupt controllers as strategies: lines devices raise, and per-vCPU interrupt sources engines acknowledge.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.irq;

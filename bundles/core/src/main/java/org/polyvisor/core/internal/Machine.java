@@ -77,6 +77,9 @@ final class Machine {
     private SavedState parkedChipState;
     private MmuStrategy mmuStrategy;
     private volatile Mmu mmu;
+    private volatile long a20Mask = -1L;
+    private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> vmServices =
+            new java.util.concurrent.ConcurrentHashMap<>();
     private boolean consoleClaimed;
     private String consoleClaimant;
 
@@ -312,6 +315,18 @@ final class Machine {
                 }
 
                 @Override
+                public int currentVcpu() {
+                    return Vcpu.current(Machine.this);
+                }
+
+                @Override
+                public void wake(int vcpu) {
+                    if (vcpu >= 0 && vcpu < vcpus.size()) {
+                        vcpus.get(vcpu).wake();
+                    }
+                }
+
+                @Override
                 public void kick(int vcpu) {
                     if (vcpu >= 0 && vcpu < vcpus.size()) {
                         vcpus.get(vcpu).kick();
@@ -348,6 +363,33 @@ final class Machine {
             @Override
             public Map<String, String> options() {
                 return options;
+            }
+
+            @Override
+            public int vcpuCount() {
+                return config.vcpus();
+            }
+
+            @Override
+            public int currentVcpu() {
+                return Vcpu.current(Machine.this);
+            }
+
+            @Override
+            public <T> Optional<T> vmService(Class<T> type) {
+                return Optional.ofNullable(type.cast(vmServices.get(type)));
+            }
+
+            @Override
+            public <T> AutoCloseable provideVmService(Class<T> type, T service) {
+                Object previous = vmServices.putIfAbsent(type, service);
+                if (previous != null) {
+                    throw new IllegalStateException("vm '" + name + "': " + type.getName()
+                            + " is already provided by another part");
+                }
+                AutoCloseable r = () -> vmServices.remove(type, service);
+                scope.onClose(r);
+                return r;
             }
 
             @Override
@@ -478,6 +520,11 @@ final class Machine {
             public Optional<Mmu> mmu() {
                 return Optional.ofNullable(mmu);
             }
+
+            @Override
+            public long a20Mask() {
+                return a20Mask;
+            }
         };
         try {
             return strategy.createEngine(ctx);
@@ -498,6 +545,20 @@ final class Machine {
         public void reset() {
             requestExitAll();
             vm.guestEvent(Machine.this, VmImpl.GuestEvent.reset());
+        }
+
+        @Override
+        public void setA20(boolean enabled) {
+            long mask = enabled ? -1L : ~(1L << 20);
+            if (a20Mask != mask) {
+                a20Mask = mask;
+                for (Vcpu v : vcpus) {
+                    CpuEngine e = v.engine();
+                    if (e != null) {
+                        e.requestExit(); // engines pick the new mask up at their next run
+                    }
+                }
+            }
         }
     };
 

@@ -76,6 +76,17 @@ final class Scope {
         };
     }
 
+    private final List<AutoCloseable> closers = new ArrayList<>();
+
+    /**
+     * Runs something when the part's windows are released (e.g. withdrawing a VM service).
+     *
+     * @param c what to close
+     */
+    synchronized void onClose(AutoCloseable c) {
+        closers.add(c);
+    }
+
     private synchronized Registration remember(Registration r) {
         registrations.add(r);
         return r;
@@ -101,5 +112,13 @@ final class Scope {
             r.close();
         }
         registrations.clear();
+        for (AutoCloseable c : closers) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                // withdrawing must not stop the rest of the release
+            }
+        }
+        closers.clear();
     }
 }

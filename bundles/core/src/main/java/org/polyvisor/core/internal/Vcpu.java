@@ -28,6 +28,9 @@ final class Vcpu implements Runnable {
     /** Longest deterministic run (then timers are looked at again). */
     static final long MAX_BUDGET = 1_000_000;
 
+    /** The vCPU whose thread is running, for "which vCPU is calling" questions of devices. */
+    private static final ThreadLocal<Vcpu> CURRENT = new ThreadLocal<>();
+
     private final int id;
     private final Machine machine;
     private final Object lock = new Object();
@@ -186,6 +189,21 @@ final class Vcpu implements Runnable {
         }
     }
 
+    /**
+     * Wakes a halted thread for a new interrupt; a running engine is made to exit only if it does
+     * not look at interrupts by itself.
+     */
+    void wake() {
+        synchronized (lock) {
+            kicks++;
+            lock.notifyAll();
+        }
+        CpuEngine e = engine;
+        if (e != null && !e.pollsInterrupts()) {
+            e.requestExit();
+        }
+    }
+
     /** Wakes the thread for a new interrupt, timer or request, and makes a running engine exit. */
     void kick() {
         synchronized (lock) {
@@ -224,8 +242,20 @@ final class Vcpu implements Runnable {
         return !thread.isAlive();
     }
 
+    /**
+     * Returns the vCPU of the calling thread if it belongs to a machine.
+     *
+     * @param m the machine asking
+     * @return its index, or -1
+     */
+    static int current(Machine m) {
+        Vcpu v = CURRENT.get();
+        return v != null && v.machine == m ? v.id : -1;
+    }
+
     @Override
     public void run() {
+        CURRENT.set(this);
         try {
             loop();
         } catch (Throwable t) {

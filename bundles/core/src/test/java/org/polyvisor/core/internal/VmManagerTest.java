@@ -230,20 +230,23 @@ class VmManagerTest {
         VmStatus st = vm.status();
         assertEquals("paused: waiting for cpu strategy 'count-a' (its provider went away)", st.describe());
         long rax = vm.cpuState(0).gpr(CpuState.RAX);
+        int lines = output(vm).split("\n").length;
+        long written = vm.stats().parts().get("device toy-console").get("written");
         assertThrows(VmException.class, vm::resume);
         // the same device provider leaving and coming back carries its state over too
         manager.removePart(PartKind.DEVICE, console);
-        long written = 0;
         ToyParts.CountingCpu again = new ToyParts.CountingCpu("count-a");
         manager.addPart(PartKind.CPU, again);
         assertEquals(VmState.PAUSED, vm.status().state(), "still waiting for the console device");
         assertTrue(vm.status().detail().contains("device model 'toy-console'"), vm.status().detail());
+        assertEquals(rax, vm.cpuState(0).gpr(CpuState.RAX), "the new engine took over the kept state");
         manager.addPart(PartKind.DEVICE, console);
         assertEquals(VmState.RUNNING, vm.status().state());
-        awaitLines(vm, 30);
+        awaitLines(vm, lines + 10);
         vm.pause();
         assertTrue(vm.cpuState(0).gpr(CpuState.RAX) > rax);
-        assertTrue(vm.stats().parts().get("device toy-console").get("written") > written);
+        assertTrue(vm.stats().parts().get("device toy-console").get("written") > written,
+                "the device's counter continued from its saved state");
         assertContinuous(vm);
     }
 
