@@ -69,6 +69,9 @@ public class ExtensionIT extends PolyvisorTestSupport {
 
     @Test
     public void aThirdPartyDeviceIsInstalledUsedAndUpdatedUnderARunningVm() throws Exception {
+        // Karaf registers each command family when its bundle starts; the boot features may
+        // still be coming up when the probe runs.
+        await("the bundle:* commands", WAIT, () -> !execute("bundle:list -t 0 --no-format").contains("Command not found"));
         String installed = executeOk("bundle:install -s " + V1);
         Matcher m = BUNDLE_ID.matcher(installed);
         assertTrue(installed, m.find());
