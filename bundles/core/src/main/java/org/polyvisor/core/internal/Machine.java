@@ -159,9 +159,10 @@ final class Machine {
             long size = imageSize(config, "kernel", config.kernel());
             long initrd = config.initrd().isEmpty() ? 0 : imageSize(config, "initrd", config.initrd());
             if (size + initrd > config.memoryBytes()) {
-                throw new VmException(String.format("vm '%s': kernel%s (%s) larger than guest RAM (%s)", config.name(),
-                        initrd > 0 ? " and initrd are" : " image is", VmConfig.formatSize(size + initrd),
-                        VmConfig.formatSize(config.memoryBytes())));
+                throw new VmException(String.format("vm '%s': %s %s, larger than guest RAM (%s)", config.name(),
+                        initrd > 0 ? "kernel '" + config.kernel() + "' and initrd '" + config.initrd() + "' are"
+                                : "kernel image '" + config.kernel() + "' is",
+                        VmConfig.formatSize(size + initrd), VmConfig.formatSize(config.memoryBytes())));
             }
         }
     }
@@ -184,7 +185,8 @@ final class Machine {
     private static long imageSize(VmConfig config, String what, String path) {
         Path p = resolve(path);
         if (!Files.exists(p)) {
-            throw new VmException("vm '" + config.name() + "': " + what + " image '" + path + "' not found (" + p.toAbsolutePath() + ")");
+            String where = p.toString().equals(path) ? "" : " (looked for " + p.toAbsolutePath() + ")";
+            throw new VmException("vm '" + config.name() + "': " + what + " image '" + path + "' not found" + where);
         }
         if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
             throw new VmException("vm '" + config.name() + "': " + what + " image '" + path + "' is not a readable file");
