@@ -992,7 +992,7 @@ final class Machine {
         List<DeviceInfo> out = new ArrayList<>();
         if (chip != null) {
             List<String> res = chipScope.describe();
-            out.add(new DeviceInfo("irqchip", config.irqchip(), res));
+            out.add(new DeviceInfo("irqchip", irqStrategy.name(), res));
         }
         for (DeviceSlot s : devices) {
             List<String> res;
@@ -1039,12 +1039,13 @@ final class Machine {
                 }
             }
         }
-        out.put("cpu " + config.cpu(), cpu);
+        // labelled by the strategies in use now, which differ from the assembled config after a swap
+        out.put("cpu " + cpuStrategy.name(), cpu);
         if (chip != null) {
-            out.put("irqchip " + config.irqchip(), safeStats(chip::stats));
+            out.put("irqchip " + irqStrategy.name(), safeStats(chip::stats));
         }
         if (mmu != null) {
-            out.put("mmu " + config.mmu(), safeStats(mmu::stats));
+            out.put("mmu " + mmuStrategy.name(), safeStats(mmu::stats));
         }
         for (DeviceSlot s : devices) {
             if (s.device != null) {
