@@ -86,6 +86,12 @@ public abstract class PolyvisorTestSupport {
                 systemProperty("pax.exam.service.timeout").value("60000"));
     }
 
+    /** The subject of a logged-in administrator (user karaf, role admin). */
+    private static final javax.security.auth.Subject ADMIN = new javax.security.auth.Subject(true,
+            java.util.Set.of(new org.apache.karaf.jaas.boot.principal.UserPrincipal("karaf"),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("admin")),
+            java.util.Set.of(), java.util.Set.of());
+
     /**
      * Runs a shell command in a new session, as the SSH console or the local console would.
      *
@@ -98,10 +104,15 @@ public abstract class PolyvisorTestSupport {
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
         Session session = sessionFactory.create(new ByteArrayInputStream(new byte[0]), out, out);
         try {
-            Object result = session.execute(command);
+            // as the admin user an SSH login has: Karaf's command ACLs hide bundle:install and
+            // the like from sessions without that role
+            Object result = javax.security.auth.Subject.doAs(ADMIN,
+                    (java.security.PrivilegedExceptionAction<Object>) () -> session.execute(command));
             if (result != null) {
                 out.println(result);
             }
+        } catch (java.security.PrivilegedActionException e) {
+            out.println("ERROR: " + e.getException().getMessage());
         } catch (Exception e) {
             out.println("ERROR: " + e.getMessage());
         } finally {
