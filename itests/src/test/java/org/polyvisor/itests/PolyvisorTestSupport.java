@@ -86,10 +86,17 @@ public abstract class PolyvisorTestSupport {
                 systemProperty("pax.exam.service.timeout").value("60000"));
     }
 
-    /** The subject of a logged-in administrator (user karaf, role admin). */
+    /**
+     * The subject of a logged-in administrator: user karaf with the roles of Karaf's admingroup
+     * (the key the launcher registers logs in with that group).
+     */
     private static final javax.security.auth.Subject ADMIN = new javax.security.auth.Subject(true,
             java.util.Set.of(new org.apache.karaf.jaas.boot.principal.UserPrincipal("karaf"),
-                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("admin")),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("admin"),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("manager"),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("viewer"),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("systembundles"),
+                    new org.apache.karaf.jaas.boot.principal.RolePrincipal("ssh")),
             java.util.Set.of(), java.util.Set.of());
 
     /**
