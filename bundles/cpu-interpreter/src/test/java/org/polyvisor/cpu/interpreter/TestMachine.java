@@ -199,6 +199,11 @@ public final class TestMachine implements VcpuContext {
         return Optional.empty();
     }
 
+    /** A20 gate open: no physical address bit is masked (VcpuContext.a20Mask, API 0.2). */
+    public long a20Mask() {
+        return -1L;
+    }
+
     // ---- helpers ----
 
     public CpuState state() {

@@ -428,9 +428,9 @@ final class Arith {
         boolean adjust = (ax & 0xF) > 9 || (f & Eflags.AF) != 0;
         if (adjust) {
             if (subtract) {
-                int al = (ax & 0xFF) - 6;
-                int ah = ((ax >>> 8) - 1) & 0xFF;
-                ax = ah << 8 | (al & 0xFF);
+                // SDM AAS: AX <- AX - 6 (AL's borrow reaches AH), then AH <- AH - 1; the 80286 vectors agree.
+                ax = (ax - 6) & 0xFFFF;
+                ax = ((ax - 0x100) & 0xFF00) | (ax & 0xFF);
             } else {
                 ax = ax + 0x106;
             }

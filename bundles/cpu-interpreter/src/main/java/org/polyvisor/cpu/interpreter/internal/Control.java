@@ -149,14 +149,17 @@ final class Control {
             return;
         }
         if (type == Descriptors.TASK_GATE || type == Descriptors.TSS16_AVAILABLE || type == Descriptors.TSS32_AVAILABLE) {
-            throw new UnsupportedFeature("task switch through a far " + (call ? "call" : "jump"));
+            TaskSwitch.farTransfer(c, selector, desc, call);
+            return;
         }
         throw X86Exception.generalProtection(selector & 0xFFFC);
     }
 
     private static void pushReturn(Cpu c, int size) {
-        int sp = (c.sp() - 2 * size) & (c.stack32 ? -1 : 0xFFFF);
-        c.linearWrite(Cpu.SS, sp, 2 * size);
+        int spMask = c.stack32 ? -1 : 0xFFFF;
+        // Both slots checked before either store; each wraps on its own within a 16-bit stack.
+        c.linearWrite(Cpu.SS, (c.sp() - size) & spMask, size);
+        c.linearWrite(Cpu.SS, (c.sp() - 2 * size) & spMask, size);
         c.push(size, c.segSel[Cpu.CS]);
         c.push(size, c.eip);
     }
@@ -188,7 +191,8 @@ final class Control {
             throw X86Exception.notPresent(selector & 0xFFFC);
         }
         if (call && !Descriptors.isConforming(attr) && Descriptors.dpl(attr) < c.cpl) {
-            throw new UnsupportedFeature("call gate to a more privileged ring");
+            callGateInner(c, selector, desc, offset, gate32, hi & 0x1F);
+            return;
         }
         if (!call && !Descriptors.isConforming(attr) && Descriptors.dpl(attr) != c.cpl) {
             throw X86Exception.generalProtection(selector & 0xFFFC);
@@ -201,6 +205,68 @@ final class Control {
             pushReturn(c, gate32 ? 4 : 2);
         }
         c.loadCodeSegment(selector, desc, c.cpl);
+        c.eip = offset;
+    }
+
+    /**
+     * CALL through a call gate to a non-conforming code segment of a more privileged ring
+     * (SDM Vol. 2, CALL "MORE-PRIVILEGE"): the inner stack from the TSS, the caller's SS:ESP and
+     * {@code params} words (16-bit gate) or dwords (32-bit gate) copied onto it, then CS:EIP.
+     */
+    private static void callGateInner(Cpu c, int selector, long desc, int offset, boolean gate32, int params) {
+        int dpl = Descriptors.dpl(Descriptors.attributes((int) (desc >>> 32)));
+        int limit = Descriptors.limit((int) desc, (int) (desc >>> 32));
+        if (Integer.compareUnsigned(offset, limit) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        int[] stack = Interrupts.innerStack(c, dpl, false);
+        int newSs = stack[0];
+        long ssDesc;
+        try {
+            ssDesc = c.readDescriptor(newSs, false);
+        } catch (X86Exception e) {
+            throw e.vector() == ExceptionVectors.GP ? X86Exception.invalidTss(newSs & 0xFFFC) : e;
+        }
+        int ssAttr = Descriptors.attributes((int) (ssDesc >>> 32));
+        if ((newSs & 3) != dpl || !Descriptors.isData(ssAttr) || (ssAttr & SegmentRegister.TYPE_RW) == 0
+                || Descriptors.dpl(ssAttr) != dpl) {
+            throw X86Exception.invalidTss(newSs & 0xFFFC);
+        }
+        if (!Descriptors.isPresent(ssAttr)) {
+            throw X86Exception.stackFault(newSs & 0xFFFC);
+        }
+        int size = gate32 ? 4 : 2;
+        long ssBase = Descriptors.base((int) ssDesc, (int) (ssDesc >>> 32));
+        int ssLimit = Descriptors.limit((int) ssDesc, (int) (ssDesc >>> 32));
+        boolean big = (ssAttr & SegmentRegister.DB) != 0;
+        int count = 4 + params;
+        int sp = stack[1] - count * size;
+        if (!big) {
+            sp &= 0xFFFF;
+        }
+        if (Integer.compareUnsigned(sp, ssLimit) > 0 || Integer.compareUnsigned(sp + count * size - 1, ssLimit) > 0) {
+            throw X86Exception.stackFault(newSs & 0xFFFC);
+        }
+        // Values from the highest address down: SS, ESP, parameters (last first), CS, EIP.
+        int[] values = new int[count];
+        values[0] = c.segSel[Cpu.SS];
+        values[1] = c.r[Cpu.ESP];
+        int oldSp = c.sp();
+        int spMask = c.stack32 ? -1 : 0xFFFF;
+        for (int i = 0; i < params; i++) {
+            values[2 + i] = c.read(Cpu.SS, (oldSp + (params - 1 - i) * size) & spMask, size);
+        }
+        values[count - 2] = c.segSel[Cpu.CS];
+        values[count - 1] = c.eip;
+        long top = ssBase + (sp & 0xFFFF_FFFFL);
+        c.probeWrite(top, count * size, false);
+        for (int i = 0; i < count; i++) {
+            c.writeLinear((top + (long) (count - 1 - i) * size) & 0xFFFF_FFFFL, size, values[i], false);
+        }
+        c.markAccessed(newSs, ssDesc);
+        c.setSegment(Cpu.SS, newSs, ssBase, ssLimit, ssAttr | SegmentRegister.TYPE_ACCESSED);
+        c.r[Cpu.ESP] = big ? sp : (c.r[Cpu.ESP] & 0xFFFF_0000) | sp;
+        c.loadCodeSegment(selector, desc, dpl);
         c.eip = offset;
     }
 
@@ -305,16 +371,20 @@ final class Control {
             return;
         }
         if (c.v86()) {
-            throw new UnsupportedFeature("IRET in virtual-8086 mode");
+            iretV86(c, in);
+            return;
         }
         if ((c.flags & Eflags.NT) != 0) {
-            throw new UnsupportedFeature("IRET with NT set (task return)");
+            TaskSwitch.iret(c);
+            c.nmiBlocked = false;
+            return;
         }
         int offset = c.peek(0, size) & ipMask(in);
         int selector = c.peek(size, 2);
         int newFlags = c.peek(2 * size, size);
         if (size == 4 && (newFlags & Eflags.VM) != 0 && c.cpl == 0) {
-            throw new UnsupportedFeature("IRET to virtual-8086 mode");
+            iretToV86(c, newFlags);
+            return;
         }
         if ((selector & 0xFFFC) == 0) {
             throw X86Exception.generalProtection(0);
@@ -350,6 +420,55 @@ final class Control {
             mask &= 0xFFFF;
         }
         c.setFlags((c.getFlags() & ~mask) | (newFlags & mask));
+        c.nmiBlocked = false;
+    }
+
+    /**
+     * IRET in virtual-8086 mode: IOPL-sensitive (#GP(0) to the monitor unless IOPL is 3); then as
+     * in real mode, with VM and IOPL (and VIF/VIP) unchanged (SDM Vol. 2, IRET; 20.2.7).
+     */
+    private static void iretV86(Cpu c, Instruction in) {
+        if (c.iopl() < 3) {
+            throw X86Exception.generalProtection(0);
+        }
+        int size = in.opSize();
+        int ip = c.peek(0, size);
+        int cs = c.peek(size, 2);
+        int fl = c.peek(2 * size, size);
+        if (Integer.compareUnsigned(ip, 0xFFFF) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        c.setSp(c.sp() + 3 * size);
+        c.loadCodeSegment(cs, 0, 0);
+        c.eip = ip;
+        int mask = Eflags.ARITH | Eflags.TF | Eflags.IF | Eflags.DF | Eflags.NT | Eflags.RF | Eflags.AC | Eflags.ID;
+        if (size == 2) {
+            mask &= 0xFFFF;
+        }
+        c.setFlags((c.getFlags() & ~mask) | (fl & mask));
+        c.nmiBlocked = false;
+    }
+
+    /**
+     * IRET at CPL 0 with VM set in the popped EFLAGS (32-bit operand size): enters virtual-8086
+     * mode, popping EIP, CS, EFLAGS, ESP, SS, ES, DS, FS, GS (SDM Vol. 2, IRET "RETURN-TO-VIRTUAL-8086-MODE").
+     */
+    private static void iretToV86(Cpu c, int newFlags) {
+        int[] v = new int[9];
+        for (int i = 8; i >= 0; i--) { // the deepest slot first: #SS before anything changes
+            v[i] = c.peek(4 * i, 4);
+        }
+        c.setFlags(newFlags);
+        c.setCpl(3);
+        TaskSwitch.loadV86Segment(c, Cpu.CS, v[1]);
+        TaskSwitch.loadV86Segment(c, Cpu.SS, v[4]);
+        TaskSwitch.loadV86Segment(c, Cpu.ES, v[5]);
+        TaskSwitch.loadV86Segment(c, Cpu.DS, v[6]);
+        TaskSwitch.loadV86Segment(c, Cpu.FS, v[7]);
+        TaskSwitch.loadV86Segment(c, Cpu.GS, v[8]);
+        c.r[Cpu.ESP] = v[3];
+        c.eip = v[0] & 0xFFFF;
+        c.invalidateFetch();
         c.nmiBlocked = false;
     }
 }

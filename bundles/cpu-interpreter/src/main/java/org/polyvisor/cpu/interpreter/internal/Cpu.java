@@ -4,7 +4,6 @@ import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.polyvisor.cpu.ActivityState;
-import org.polyvisor.cpu.FpuState;
 import org.polyvisor.cpu.SegmentRegister;
 import org.polyvisor.cpu.VcpuContext;
 import org.polyvisor.io.MmioBus;
@@ -15,6 +14,7 @@ import org.polyvisor.mmu.Access;
 import org.polyvisor.mmu.Mmu;
 import org.polyvisor.mmu.PageFault;
 import org.polyvisor.mmu.PagingMode;
+import org.polyvisor.mmu.Translation;
 import org.polyvisor.x86.ControlRegisters;
 import org.polyvisor.x86.Descriptors;
 import org.polyvisor.x86.Eflags;
@@ -50,7 +50,10 @@ final class Cpu implements CodeFetcher {
     final PortBus ports;
     final MmioBus mmio;
     final InterruptSource interrupts;
-    final Mmu mmu;
+    /** The VM's MMU strategy instance, or null for the built-in walk; re-read at every run (swap). */
+    Mmu mmu;
+    /** The {@link Mmu#tlbEpoch} this vCPU's TLB was last synchronised with. */
+    private long mmuEpoch;
 
     // ---- general state ----
     final int[] r = new int[8];
@@ -86,7 +89,10 @@ final class Cpu implements CodeFetcher {
     final long[] dr = new long[8];
     final SortedMap<Integer, Long> msrs = new TreeMap<>();
     long tscOffset;
-    FpuState fpu = FpuState.initial();
+    /** The x87 FPU, with the XMM/MXCSR image FXSAVE carries. */
+    final X87 x87 = new X87();
+    /** What CPUID and the MSRs report (see {@link Cpuid}). */
+    org.polyvisor.x86.CpuModel model = org.polyvisor.x86.CpuModel.DEFAULT;
 
     // ---- derived mode ----
     boolean pe;
@@ -102,6 +108,10 @@ final class Cpu implements CodeFetcher {
     int shadow;
     boolean nmiBlocked;
     boolean nmiPending;
+    /** Task switches committed (see {@link TaskSwitch}). */
+    long taskSwitches;
+    /** Task switches being completed while a fault after their commit point is delivered. */
+    int taskNesting;
 
     // ---- per instruction ----
     int startEip;
@@ -131,8 +141,7 @@ final class Cpu implements CodeFetcher {
         this.ports = context.ports();
         this.mmio = context.mmio();
         this.interrupts = context.interrupts() == null ? InterruptSource.NONE : context.interrupts();
-        Optional<Mmu> m = context.mmu();
-        this.mmu = m == null ? null : m.orElse(null);
+        this.mmu = currentMmu();
         this.codeCache = new CodeCache(memory);
     }
 
@@ -494,35 +503,35 @@ final class Cpu implements CodeFetcher {
 
     private long fill(long linear, boolean write, boolean user) {
         tlbMisses++;
-        long physPage;
-        boolean dirty = true;
-        if (!paging) {
-            physPage = linear & 0xFFFF_F000L;
-        } else {
-            Access access = write ? Access.WRITE : Access.READ;
-            try {
-                if (mmu != null) {
-                    physPage = mmu.translate(context.vcpuId(), pagingMode, linear, access, user) & ~0xFFFL;
-                } else {
-                    long res = PageWalker.walk(memory, pagingMode, linear, access, user);
-                    physPage = PageWalker.address(res) & ~0xFFFL;
-                    dirty = PageWalker.dirty(res);
-                }
-            } catch (PageFault pf) {
-                throw X86Exception.pageFault(linear, pf.errorCode());
+        long res;
+        Access access = write ? Access.WRITE : Access.READ;
+        try {
+            if (mmu != null) {
+                // Also with paging off: a nested table (slat) applies to guest-physical addresses.
+                res = mmu.translate(context.vcpuId(), pagingMode, linear, access, user);
+            } else if (!paging) {
+                res = (linear & 0xFFFF_F000L) | Translation.WRITABLE | Translation.DIRTY;
+            } else {
+                res = PageWalker.walk(memory, pagingMode, linear, access, user);
             }
+        } catch (PageFault pf) {
+            throw X86Exception.pageFault(linear, pf.errorCode());
         }
+        long physPage = Translation.page(res);
         long entry = memory.isMemory(physPage) ? physPage : physPage | Tlb.MMIO;
         int idx = Tlb.index(linear);
         long key = Tlb.key(linear, user);
+        boolean global = Translation.global(res) && (cr4 & ControlRegisters.CR4_PGE) != 0;
         if (write) {
-            if (dirty) {
+            if (Translation.cachesWrites(res)) {
                 tlb.writeTag[idx] = key;
                 tlb.writePhys[idx] = entry;
+                tlb.writeGlobal[idx] = global;
             }
         } else {
             tlb.readTag[idx] = key;
             tlb.readPhys[idx] = entry;
+            tlb.readGlobal[idx] = global;
         }
         return entry;
     }
@@ -530,16 +539,50 @@ final class Cpu implements CodeFetcher {
     void flushTlb() {
         tlb.flush();
         fetchKey = 0;
-        if (mmu != null) {
-            mmu.flush(context.vcpuId(), true);
-        }
     }
 
     void updatePagingMode() {
         boolean p = (cr0 & ControlRegisters.CR0_PG) != 0 && pe;
+        PagingMode old = pagingMode;
         paging = p;
         pagingMode = new PagingMode(cr0 & 0xFFFF_FFFFL, cr3 & 0xFFFF_FFFFL, cr4 & 0xFFFF_FFFFL, efer);
-        flushTlb();
+        if (old != null && p && (cr4 & ControlRegisters.CR4_PGE) != 0 && old.cr0() == pagingMode.cr0()
+                && old.cr4() == pagingMode.cr4() && old.efer() == pagingMode.efer()) {
+            tlb.flushNonGlobal(); // only CR3 changed: global pages stay
+            fetchKey = 0;
+        } else {
+            flushTlb();
+        }
+        if (mmu != null) {
+            mmu.pagingChanged(context.vcpuId(), pagingMode);
+        }
+    }
+
+    private Mmu currentMmu() {
+        Optional<Mmu> m = context.mmu();
+        return m == null ? null : m.orElse(null);
+    }
+
+    /**
+     * At the start of a run: picks up an MMU swapped in while the vCPU was paused, and drops the
+     * TLB when the MMU voided what it handed out ({@link Mmu#tlbEpoch}).
+     */
+    void syncMmu() {
+        Mmu m = currentMmu();
+        if (m != mmu) {
+            mmu = m;
+            flushTlb();
+            if (m != null) {
+                mmuEpoch = m.tlbEpoch(context.vcpuId());
+                m.pagingChanged(context.vcpuId(), pagingMode);
+            }
+        } else if (m != null) {
+            long e = m.tlbEpoch(context.vcpuId());
+            if (e != mmuEpoch) {
+                mmuEpoch = e;
+                flushTlb();
+            }
+        }
     }
 
     int readLinear(long linear, int size, boolean user) {

@@ -1,46 +1,47 @@
 package org.polyvisor.cpu.interpreter.internal;
 
+import org.polyvisor.x86.CpuModel;
+
 /**
- * The CPUID model: a P6-family "GenuineIntel" processor (family 6, model 3, stepping 3) that
- * reports only what this engine implements (SDM Vol. 2A, CPUID).
+ * CPUID for this engine: answered from the vCPU's {@link CpuModel} (SDM Vol. 2A, CPUID). The default
+ * model reports only what this engine implements; {@link #IMPLEMENTED} is that set, and a
+ * configured model asking for more is refused ({@link #check}).
  */
 final class Cpuid {
 
-    /** Signature in EAX of leaf 1 and in EDX at reset. */
-    static final int SIGNATURE = 0x0000_0633;
+    /** Everything this engine implements (leaf 1 EDX of {@link CpuModel#DEFAULT}); the APIC bit is the chip's. */
+    static final CpuModel IMPLEMENTED = CpuModel.DEFAULT;
 
-    /** Leaf 1 EDX: TSC (4), MSR (5), CX8 (8), SEP (11), CMOV (15), PSE (3), PAE (6). */
-    static final int FEATURES_EDX = 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 11 | 1 << 15;
+    /** Signature in EAX of leaf 1 and in EDX at reset, of the default model. */
+    static final int SIGNATURE = CpuModel.DEFAULT.signature();
 
     private Cpuid() {
     }
 
-    static void execute(Cpu c) {
-        int leaf = c.r[0];
-        int a;
-        int b;
-        int cx;
-        int d;
-        if (leaf == 0) {
-            a = 1;
-            b = 0x756E_6547; // "Genu"
-            d = 0x4965_6E69; // "ineI"
-            cx = 0x6C65_746E; // "ntel"
-        } else if (leaf == 1 || leaf > 1 && leaf < 0x8000_0000) {
-            // Intel returns the highest basic leaf for leaves above it.
-            a = SIGNATURE;
-            b = c.context.vcpuId() << 24;
-            cx = 0;
-            d = FEATURES_EDX;
-        } else {
-            a = 0;
-            b = 0;
-            cx = 0;
-            d = 0;
+    /**
+     * The model for a vCPU: the configured one (today always the default, until the API carries a
+     * model option), with the APIC bit when the VM's interrupt source owns IA32_APIC_BASE, i.e. is
+     * a local APIC.
+     */
+    static CpuModel modelFor(org.polyvisor.irq.InterruptSource interrupts, CpuModel configured) {
+        return check(configured).withApic(interrupts.ownsMsr(CpuModel.MSR_APIC_BASE));
+    }
+
+    /** @throws IllegalArgumentException if the model reports a feature this engine does not implement */
+    static CpuModel check(CpuModel m) {
+        var missing = m.unsupported(IMPLEMENTED);
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException("the interpreter does not implement CPU feature(s) " + missing
+                    + " that the CPU model reports");
         }
-        c.r[0] = a;
-        c.r[3] = b;
-        c.r[1] = cx;
-        c.r[2] = d;
+        return m;
+    }
+
+    static void execute(Cpu c) {
+        int[] r = c.model.cpuid(c.r[0], c.context.vcpuId());
+        c.r[0] = r[0];
+        c.r[3] = r[1];
+        c.r[1] = r[2];
+        c.r[2] = r[3];
     }
 }

@@ -60,8 +60,14 @@ final class DataOps {
         int a = c.readOp(in, 0);
         int b = c.readOp(in, 1);
         int r = a + b;
-        c.writeOp(in, 0, r);
-        c.writeOp(in, 1, a);
+        if (in.kind(0) == Instruction.KIND_MEM) {
+            c.writeOp(in, 0, r); // memory first: a faulting store leaves the register alone
+            c.writeOp(in, 1, a);
+        } else {
+            // SDM order SRC <- DEST, then DEST <- sum: XADD r, r (same register) keeps the sum.
+            c.writeOp(in, 1, a);
+            c.writeOp(in, 0, r);
+        }
         c.lazy.set(LazyFlags.OP_ADD, size, a, b, r);
     }
 
@@ -233,11 +239,16 @@ final class DataOps {
     static void pusha(Cpu c, Instruction in) {
         int size = in.opSize();
         int sp = c.sp();
-        int top = (sp - 8 * size) & (c.stack32 ? -1 : 0xFFFF);
-        c.linearWrite(Cpu.SS, top, 8 * size);
+        int spMask = c.stack32 ? -1 : 0xFFFF;
+        int top = (sp - 8 * size) & spMask;
+        // Each push wraps within a 16-bit stack (SP = 8 stores at 6..0 and FFFE..FFF8); check every
+        // slot before storing any, so a fault leaves memory untouched.
+        for (int i = 0; i < 8; i++) {
+            c.linearWrite(Cpu.SS, (top + (7 - i) * size) & spMask, size);
+        }
         for (int i = 0; i < 8; i++) {
             int v = i == Cpu.ESP ? sp : c.r[i];
-            c.write(Cpu.SS, top + (7 - i) * size, size, v);
+            c.write(Cpu.SS, (top + (7 - i) * size) & spMask, size, v);
         }
         c.setSp(top);
     }

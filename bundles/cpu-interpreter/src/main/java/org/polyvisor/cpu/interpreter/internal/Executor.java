@@ -132,7 +132,9 @@ final class Executor {
             case LAR, LSL, VERR, VERW -> SystemOps.inspect(c, in, m);
             case INVD, WBINVD -> SystemOps.requireCpl0(c);
             case INVLPG -> SystemOps.invlpg(c, in);
-            case FXSAVE, FXRSTOR, RSM, UD2, INVALID -> throw X86Exception.invalidOpcode();
+            case FXSAVE -> c.x87.fxsave(c, in);
+            case FXRSTOR -> c.x87.fxrstor(c, in);
+            case RSM, UD2, INVALID -> throw X86Exception.invalidOpcode();
             default -> throw X86Exception.invalidOpcode();
         }
     }

@@ -41,7 +41,8 @@ final class InterpreterEngine implements CpuEngine {
 
     InterpreterEngine(VcpuContext context) {
         this.c = new Cpu(context);
-        importState(CpuState.powerOn(Cpuid.SIGNATURE));
+        c.model = Cpuid.modelFor(c.interrupts, org.polyvisor.x86.CpuModel.DEFAULT);
+        importState(CpuState.powerOn(c.model.signature()));
     }
 
     @Override
@@ -54,6 +55,7 @@ final class InterpreterEngine implements CpuEngine {
             return REQUESTED;
         }
         try {
+            c.syncMmu();
             deliverImportedEvents();
             if (c.activity == ActivityState.HALTED) {
                 if (!wakeFromHalt()) {
@@ -202,7 +204,7 @@ final class InterpreterEngine implements CpuEngine {
             b.dr(i, c.dr[i]);
         }
         b.msrs(c.msrs);
-        b.fpu(c.fpu);
+        b.fpu(c.x87.exportState());
         PendingEvents p = pendingImport;
         b.events(new PendingEvents(p.exceptionVector(), p.errorCode(), p.hasErrorCode(), p.interruptVector(),
                 c.nmiPending || p.nmiPending(), c.nmiBlocked));
@@ -249,13 +251,11 @@ final class InterpreterEngine implements CpuEngine {
         long[] dr = s.dr();
         System.arraycopy(dr, 0, c.dr, 0, 8);
         c.msrs.clear();
-        c.msrs.put(SystemOps.MSR_SYSENTER_CS, 0L);
-        c.msrs.put(SystemOps.MSR_SYSENTER_ESP, 0L);
-        c.msrs.put(SystemOps.MSR_SYSENTER_EIP, 0L);
+        c.msrs.putAll(c.model.initialMsrs());
         c.msrs.putAll(s.msrs());
         c.msrs.remove(SystemOps.MSR_TSC);
         c.tscOffset = s.tsc() - c.context.clock().nanos();
-        c.fpu = s.fpu();
+        c.x87.importState(s.fpu());
         c.activity = s.activity();
         c.shadow = s.interruptShadow();
         PendingEvents e = s.events();

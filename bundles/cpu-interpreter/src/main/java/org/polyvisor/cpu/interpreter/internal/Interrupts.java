@@ -91,8 +91,6 @@ final class Interrupts {
         c.interruptsDelivered += type == EXTERNAL ? 1 : 0;
         if (!c.pe) {
             deliverReal(c, vector);
-        } else if (c.v86()) {
-            throw new UnsupportedFeature("interrupt delivery in virtual-8086 mode");
         } else {
             deliverProtected(c, vector, err, hasErr, type);
         }
@@ -133,7 +131,7 @@ final class Interrupts {
             case Descriptors.TRAP_GATE16 -> { gate32 = false; trapGate = true; }
             case Descriptors.INTERRUPT_GATE32 -> { gate32 = true; trapGate = false; }
             case Descriptors.TRAP_GATE32 -> { gate32 = true; trapGate = true; }
-            case Descriptors.TASK_GATE -> throw new UnsupportedFeature("task gate in the IDT (vector " + vector + ")");
+            case Descriptors.TASK_GATE -> { gate32 = false; trapGate = false; }
             default -> throw X86Exception.generalProtection(gateError);
         }
         int gateDpl = (hi >>> 13) & 3;
@@ -143,6 +141,11 @@ final class Interrupts {
         if ((hi & 0x8000) == 0) {
             throw X86Exception.notPresent(gateError);
         }
+        if (gateType == Descriptors.TASK_GATE) {
+            TaskSwitch.interrupt(c, lo, ext, hasErr, err);
+            return;
+        }
+        boolean fromV86 = c.v86();
         int selector = Descriptors.gateSelector(lo);
         int offset = gate32 ? Descriptors.gateOffset(lo, hi) : lo & 0xFFFF;
         if ((selector & 0xFFFC) == 0) {
@@ -151,7 +154,9 @@ final class Interrupts {
         long desc = c.readDescriptor(selector, ext);
         int attr = Descriptors.attributes((int) (desc >>> 32));
         int dpl = Descriptors.dpl(attr);
-        if (!Descriptors.isCode(attr) || dpl > c.cpl) {
+        if (!Descriptors.isCode(attr) || dpl > c.cpl
+                || fromV86 && (dpl != 0 || Descriptors.isConforming(attr))) {
+            // From virtual-8086 mode only a non-conforming ring-0 handler will do (SDM 20.3.1.1).
             throw X86Exception.generalProtection(Descriptors.selectorError(selector, ext));
         }
         if (!Descriptors.isPresent(attr)) {
@@ -170,7 +175,12 @@ final class Interrupts {
             int[] ss = innerStack(c, dpl, ext);
             int newSs = ss[0];
             int newEsp = ss[1];
-            long ssDesc = c.readDescriptor(newSs, ext);
+            long ssDesc;
+            try {
+                ssDesc = c.readDescriptor(newSs, ext);
+            } catch (X86Exception e) {
+                throw e.vector() == ExceptionVectors.GP ? X86Exception.invalidTss(Descriptors.selectorError(newSs, ext)) : e;
+            }
             int ssAttr = Descriptors.attributes((int) (ssDesc >>> 32));
             if ((newSs & 3) != dpl || !Descriptors.isData(ssAttr) || (ssAttr & SegmentRegister.TYPE_RW) == 0
                     || Descriptors.dpl(ssAttr) != dpl) {
@@ -182,7 +192,8 @@ final class Interrupts {
             long ssBase = Descriptors.base((int) ssDesc, (int) (ssDesc >>> 32));
             int ssLimit = Descriptors.limit((int) ssDesc, (int) (ssDesc >>> 32));
             boolean big = (ssAttr & SegmentRegister.DB) != 0;
-            int count = hasErr ? 6 : 5;
+            // From virtual-8086 mode GS, FS, DS and ES go first (SDM 20.3.1.1, Figure 20-5).
+            int count = (hasErr ? 6 : 5) + (fromV86 ? 4 : 0);
             int sp = newEsp - count * size;
             if (!big) {
                 sp &= 0xFFFF;
@@ -190,13 +201,22 @@ final class Interrupts {
             if (Integer.compareUnsigned(sp, ssLimit) > 0 || Integer.compareUnsigned(sp + count * size - 1, ssLimit) > 0) {
                 throw X86Exception.stackFault(Descriptors.selectorError(newSs, ext));
             }
-            int[] values = {c.segSel[Cpu.SS], c.r[Cpu.ESP], oldFlags, oldCs, oldEip, err};
+            int[] values = fromV86
+                    ? new int[] {c.segSel[Cpu.GS], c.segSel[Cpu.FS], c.segSel[Cpu.DS], c.segSel[Cpu.ES],
+                        c.segSel[Cpu.SS], c.r[Cpu.ESP], oldFlags, oldCs, oldEip, err}
+                    : new int[] {c.segSel[Cpu.SS], c.r[Cpu.ESP], oldFlags, oldCs, oldEip, err};
             long top = ssBase + (sp & 0xFFFF_FFFFL);
             c.probeWrite(top, count * size, false);
             for (int i = 0; i < count; i++) {
                 c.writeLinear((top + (long) (count - 1 - i) * size) & 0xFFFF_FFFFL, size, values[i], false);
             }
             c.markAccessed(newSs, ssDesc);
+            if (fromV86) {
+                c.flags &= ~Eflags.VM;
+                for (int seg : new int[] {Cpu.ES, Cpu.DS, Cpu.FS, Cpu.GS}) {
+                    c.setSegment(seg, 0, 0, 0, SegmentRegister.UNUSABLE);
+                }
+            }
             c.setSegment(Cpu.SS, newSs, ssBase, ssLimit, ssAttr | SegmentRegister.TYPE_ACCESSED);
             c.r[Cpu.ESP] = big ? sp : (c.r[Cpu.ESP] & 0xFFFF_0000) | sp;
             c.loadCodeSegment(selector, desc, dpl);
@@ -217,7 +237,7 @@ final class Interrupts {
     }
 
     /** Reads SS:ESP for a privilege level from the current TSS; #TS if it is not there. */
-    private static int[] innerStack(Cpu c, int dpl, boolean ext) {
+    static int[] innerStack(Cpu c, int dpl, boolean ext) {
         SegmentRegister tr = c.tr;
         int type = tr.attributes() & 0xF;
         int trError = Descriptors.selectorError(tr.selector(), ext);

@@ -2,7 +2,6 @@ package org.polyvisor.cpu.interpreter.internal;
 
 import org.polyvisor.cpu.ActivityState;
 import org.polyvisor.cpu.CpuState;
-import org.polyvisor.cpu.FpuState;
 import org.polyvisor.cpu.SegmentRegister;
 import org.polyvisor.x86.ControlRegisters;
 import org.polyvisor.x86.Descriptors;
@@ -14,7 +13,7 @@ import org.polyvisor.x86.decode.Mnemonic;
 /**
  * Flag control, privileged and system instructions: CLI/STI, HLT, control and debug registers,
  * descriptor-table registers, LDTR/TR, MSRs, CPUID, RDTSC, segment inspection (LAR/LSL/VERR/VERW),
- * SYSENTER/SYSEXIT and the x87 control subset.
+ * SYSENTER/SYSEXIT, and the entry points of the x87 (see {@link X87}).
  */
 final class SystemOps {
 
@@ -32,6 +31,29 @@ final class SystemOps {
             | ControlRegisters.CR4_PAE | ControlRegisters.CR4_MCE | ControlRegisters.CR4_PGE | ControlRegisters.CR4_PCE;
 
     private SystemOps() {
+    }
+
+    /** The CR4 bits the CPU model allows: PSE, PAE, DE, MCE, PGE only when reported (SDM 2.5: reserved bits #GP). */
+    static int cr4Valid(Cpu c) {
+        org.polyvisor.x86.CpuModel m = c.model;
+        int v = CR4_VALID;
+        if (!m.has(org.polyvisor.x86.CpuModel.EDX_PSE)) {
+            v &= ~ControlRegisters.CR4_PSE;
+        }
+        if (!m.has(org.polyvisor.x86.CpuModel.EDX_PAE)) {
+            v &= ~ControlRegisters.CR4_PAE;
+        }
+        if (!m.has(org.polyvisor.x86.CpuModel.EDX_TSC)) {
+            v &= ~ControlRegisters.CR4_TSD;
+        }
+        return v;
+    }
+
+    /** #UD unless the CPU model reports the leaf 1 EDX feature (SYSENTER without SEP, RDTSC without TSC ...). */
+    static void requireFeature(Cpu c, int edxBit) {
+        if (!c.model.has(edxBit)) {
+            throw X86Exception.invalidOpcode();
+        }
     }
 
     /** #GP(0) unless CPL is 0 (and not virtual-8086 mode). */
@@ -101,7 +123,7 @@ final class SystemOps {
                 c.updatePagingMode();
             }
             default -> {
-                if ((v & ~CR4_VALID) != 0) {
+                if ((v & ~cr4Valid(c)) != 0) {
                     throw X86Exception.generalProtection(0);
                 }
                 c.cr4 = v;
@@ -323,6 +345,7 @@ final class SystemOps {
     // ---- MSRs, time, identification ----
 
     static void rdtsc(Cpu c) {
+        requireFeature(c, org.polyvisor.x86.CpuModel.EDX_TSC);
         if ((c.cr4 & ControlRegisters.CR4_TSD) != 0 && c.pe && c.cpl != 0) {
             throw X86Exception.generalProtection(0);
         }
@@ -337,11 +360,18 @@ final class SystemOps {
     }
 
     static void rdmsr(Cpu c) {
+        requireFeature(c, org.polyvisor.x86.CpuModel.EDX_MSR);
         requireCpl0(c);
         int msr = c.r[1];
         long v;
         if (msr == MSR_TSC) {
             v = tsc(c);
+        } else if (c.interrupts.ownsMsr(msr)) {
+            java.util.OptionalLong r = c.interrupts.readMsr(msr, tsc(c));
+            if (r.isEmpty()) {
+                throw X86Exception.generalProtection(0);
+            }
+            v = r.getAsLong();
         } else {
             Long kept = c.msrs.get(msr);
             if (kept == null) {
@@ -354,11 +384,16 @@ final class SystemOps {
     }
 
     static void wrmsr(Cpu c) {
+        requireFeature(c, org.polyvisor.x86.CpuModel.EDX_MSR);
         requireCpl0(c);
         int msr = c.r[1];
         long v = (long) c.r[2] << 32 | (c.r[0] & 0xFFFF_FFFFL);
         if (msr == MSR_TSC) {
             c.tscOffset = v - c.context.clock().nanos();
+        } else if (c.interrupts.ownsMsr(msr)) {
+            if (!c.interrupts.writeMsr(msr, v, tsc(c))) {
+                throw X86Exception.generalProtection(0);
+            }
         } else if (c.msrs.containsKey(msr)) {
             c.msrs.put(msr, v);
         } else {
@@ -375,6 +410,7 @@ final class SystemOps {
     }
 
     static void sysenter(Cpu c) {
+        requireFeature(c, org.polyvisor.x86.CpuModel.EDX_SEP);
         int cs = (int) (long) c.msrs.getOrDefault(MSR_SYSENTER_CS, 0L) & 0xFFFF;
         if (!c.pe || (cs & 0xFFFC) == 0) {
             throw X86Exception.generalProtection(0);
@@ -390,6 +426,7 @@ final class SystemOps {
     }
 
     static void sysexit(Cpu c) {
+        requireFeature(c, org.polyvisor.x86.CpuModel.EDX_SEP);
         int cs = (int) (long) c.msrs.getOrDefault(MSR_SYSENTER_CS, 0L) & 0xFFFF;
         if (!c.pe || c.cpl != 0 || (cs & 0xFFFC) == 0) {
             throw X86Exception.generalProtection(0);
@@ -404,46 +441,13 @@ final class SystemOps {
         c.eip = c.r[2];
     }
 
-    // ---- x87 ----
+    // ---- x87 (the FPU itself lives in X87) ----
 
     static void fwait(Cpu c) {
-        if ((c.cr0 & (ControlRegisters.CR0_MP | ControlRegisters.CR0_TS)) == (ControlRegisters.CR0_MP | ControlRegisters.CR0_TS)) {
-            throw X86Exception.deviceNotAvailable();
-        }
+        c.x87.fwait(c);
     }
 
-    /**
-     * x87 escape. With CR0.EM or CR0.TS it raises #NM (so a kernel can emulate or lazily switch the
-     * FPU). Otherwise only the control subset FNINIT, FNCLEX, FNSTSW, FNSTCW and FLDCW runs; the
-     * arithmetic is the instruction-set issue's work and stops the engine with a clear reason.
-     */
     static void x87(Cpu c, Instruction in) {
-        if ((c.cr0 & (ControlRegisters.CR0_EM | ControlRegisters.CR0_TS)) != 0) {
-            throw X86Exception.deviceNotAvailable();
-        }
-        int op = in.opcode();
-        int modrm = in.modrm();
-        int reg = (modrm >> 3) & 7;
-        boolean mem = in.kind(0) == Instruction.KIND_MEM;
-        FpuState f = c.fpu;
-        if (op == 0xDB && modrm == 0xE3) { // FNINIT
-            FpuState init = FpuState.initial();
-            c.fpu = new FpuState(init.fcw(), init.fsw(), init.ftw(), 0, 0, 0, 0, 0, f.st(), f.xmm(), f.mxcsr());
-        } else if (op == 0xDB && modrm == 0xE2) { // FNCLEX
-            c.fpu = new FpuState(f.fcw(), f.fsw() & 0x7F00, f.ftw(), f.fop(), f.fip(), f.fcs(), f.fdp(), f.fds(),
-                    f.st(), f.xmm(), f.mxcsr());
-        } else if (op == 0xDF && modrm == 0xE0) { // FNSTSW AX
-            c.setReg(2, 0, f.fsw());
-        } else if (op == 0xDD && mem && reg == 7) { // FNSTSW m16
-            c.write(in.segment(), c.ea(in), 2, f.fsw());
-        } else if (op == 0xD9 && mem && reg == 7) { // FNSTCW m16
-            c.write(in.segment(), c.ea(in), 2, f.fcw());
-        } else if (op == 0xD9 && mem && reg == 5) { // FLDCW m16
-            int cw = c.read(in.segment(), c.ea(in), 2);
-            c.fpu = new FpuState(cw | 0x40, f.fsw(), f.ftw(), f.fop(), f.fip(), f.fcs(), f.fdp(), f.fds(), f.st(),
-                    f.xmm(), f.mxcsr());
-        } else {
-            throw new UnsupportedFeature("x87 instruction " + in + " (x87 arithmetic is not implemented yet)");
-        }
+        c.x87.execute(c, in);
     }
 }

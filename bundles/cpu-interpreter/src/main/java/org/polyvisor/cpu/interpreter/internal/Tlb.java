@@ -6,7 +6,9 @@ import java.util.Arrays;
  * A direct-mapped software TLB: linear page (plus the user/supervisor bit of the access) to
  * guest-physical page, separately for reads and writes, so a hit costs one compare. Entries also
  * say whether the physical page is memory or MMIO, so a hit needs no region search either. A write
- * entry is only filled once the walk has set the dirty bit.
+ * entry is only filled once the walk has set the dirty bit (and the MMU, if any, need not see
+ * writes: {@link org.polyvisor.mmu.Translation#cachesWrites}). Global entries survive a CR3 load
+ * while CR4.PGE is set.
  */
 final class Tlb {
 
@@ -18,6 +20,8 @@ final class Tlb {
     final long[] readPhys = new long[SIZE];
     final long[] writeTag = new long[SIZE];
     final long[] writePhys = new long[SIZE];
+    final boolean[] readGlobal = new boolean[SIZE];
+    final boolean[] writeGlobal = new boolean[SIZE];
 
     long flushes;
 
@@ -32,6 +36,19 @@ final class Tlb {
     void flush() {
         Arrays.fill(readTag, 0);
         Arrays.fill(writeTag, 0);
+        flushes++;
+    }
+
+    /** A CR3 load with CR4.PGE set: global entries stay (SDM Vol. 3A, 4.10.4.1). */
+    void flushNonGlobal() {
+        for (int i = 0; i < SIZE; i++) {
+            if (!readGlobal[i]) {
+                readTag[i] = 0;
+            }
+            if (!writeGlobal[i]) {
+                writeTag[i] = 0;
+            }
+        }
         flushes++;
     }
 

@@ -59,6 +59,13 @@ final class KvmEngine implements CpuEngine {
     private final InterruptSource interrupts;
     private final Set<Integer> knownMsrs = new TreeSet<>();
     private final Set<Integer> trackedMsrs = new TreeSet<>();
+    /**
+     * MSRs of the imported state that this host's KVM does not virtualise (not in
+     * KVM_GET_MSR_INDEX_LIST, e.g. IA32_PLATFORM_ID on an AMD host): the guest cannot reach them
+     * through KVM, so the engine holds their values and exports them unchanged, keeping a swap
+     * lossless.
+     */
+    private final Map<Integer, Long> heldMsrs = new TreeMap<>();
 
     private volatile boolean exitRequested;
     private ActivityState activity = ActivityState.ACTIVE;
@@ -344,6 +351,7 @@ final class KvmEngine implements CpuEngine {
                 msrs.put(idx[i], val[i]);
             }
         }
+        msrs.putAll(heldMsrs);
         StateMapper.KvmState k = new StateMapper.KvmState(vcpu.getRegs(), s, legacyFpu(), vcpu.getDebugRegs(),
                 vcpu.getVcpuEvents(), msrs, tsc);
         return StateMapper.fromKvm(k, activity, dr4, dr5);
@@ -422,9 +430,18 @@ final class KvmEngine implements CpuEngine {
         vcpu.requestInterruptWindow(false);
     }
 
-    private void setMsrs(Map<Integer, Long> msrs, long tsc) {
+    private void setMsrs(Map<Integer, Long> all, long tsc) {
         List<Integer> refused = new ArrayList<>();
         trackedMsrs.clear();
+        heldMsrs.clear();
+        Map<Integer, Long> msrs = new TreeMap<>();
+        all.forEach((m, v) -> {
+            if (knownMsrs.isEmpty() || knownMsrs.contains(m)) {
+                msrs.put(m, v);
+            } else {
+                heldMsrs.put(m, v);
+            }
+        });
         List<Integer> idx = new ArrayList<>(msrs.keySet());
         idx.add(StateMapper.MSR_TSC);
         int[] i = idx.stream().mapToInt(Integer::intValue).toArray();
@@ -486,6 +503,7 @@ final class KvmEngine implements CpuEngine {
         m.put("kvm-time-slices", slices);
         m.put("interrupts-injected", injected);
         m.put("a20-closed-runs", a20Closed);
+        m.put("msrs-held-outside-kvm", (long) heldMsrs.size());
         return m;
     }
 

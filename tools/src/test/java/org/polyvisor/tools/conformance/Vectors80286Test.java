@@ -1,0 +1,90 @@
+package org.polyvisor.tools.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.polyvisor.cpu.CpuStrategy;
+
+/**
+ * Runs the 80286 real-mode SingleStepTests vectors (captured on hardware) on the interpreter and
+ * requires every comparable vector to match, with only the {@link KnownDifference}s applied.
+ *
+ * <p>Folder: {@code -Dpolyvisor.conformance.dir=...}, else {@code shared/conformance/80286-real}
+ * beside the repository (found by walking up from the working directory); skipped with the reason
+ * if absent. Size: {@code -Dpolyvisor.conformance.limit=N} vectors per file (default 0 = all
+ * 81,250; about 10-25 s on two cores).
+ *
+ * <p>The only failures tolerated are the engine's own "unsupported" stops on x87 instructions (D8)
+ * while the interpreter has no x87 arithmetic: they are counted and printed, and any other kind of
+ * failure fails the test.
+ */
+class Vectors80286Test {
+
+    static Path folder() {
+        String prop = System.getProperty("polyvisor.conformance.dir");
+        if (prop != null && !prop.isBlank()) {
+            return Path.of(prop);
+        }
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path c = p.resolve("shared/conformance/80286-real");
+            if (Files.isDirectory(c)) {
+                return c;
+            }
+            Path d = p.resolve("../shared/conformance/80286-real").normalize();
+            if (Files.isDirectory(d)) {
+                return d;
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void allVectorsMatchTheHardware() throws Exception {
+        Path dir = folder();
+        assumeTrue(dir != null && Files.isDirectory(dir),
+                "no 80286 vector folder (shared/conformance/80286-real beside the repository, or set"
+                + " -Dpolyvisor.conformance.dir)");
+        int limit = Integer.getInteger("polyvisor.conformance.limit", 0);
+        CpuStrategy engine = Conformance.engine("interpreter");
+        long t0 = System.nanoTime();
+        SingleStepRunner.Report r = SingleStepRunner.runFolder(engine, dir, limit, Set.of(), 50, null);
+        double secs = (System.nanoTime() - t0) / 1e9;
+
+        StringBuilder table = new StringBuilder();
+        List<String> unexpected = new ArrayList<>();
+        for (SingleStepRunner.OpcodeCount c : r.opcodes()) {
+            table.append(c.line()).append('\n');
+            boolean x87 = c.name().startsWith("D8") && c.failed() == c.unsupported();
+            if (c.failed() > 0 && !x87) {
+                unexpected.add(c.name() + ": " + c.failed() + " failed");
+            }
+        }
+        for (Map.Entry<KnownDifference, Integer> e : r.applied().entrySet()) {
+            table.append("known difference ").append(e.getKey().id()).append(": ").append(e.getValue())
+                    .append(" vectors\n");
+        }
+        table.append(String.format("%d not comparable, %d unsupported (x87), %.1f s%n", r.notComparable(),
+                r.unsupported(), secs));
+        table.append(r.summary());
+        System.out.println(table);
+        for (String f : r.failures()) {
+            if (!f.startsWith("D8 ")) {
+                System.out.println("FAIL " + f);
+            }
+        }
+        assertTrue(unexpected.isEmpty(), "vectors differ from the 80286: " + unexpected + "\n"
+                + String.join("\n", r.failures()));
+        assertEquals(325, r.opcodes().size(), "vector files");
+        if (limit == 0) {
+            assertTrue(r.passed() > 80_000, "vectors passed: " + r.passed());
+        }
+    }
+}
