@@ -1,0 +1,152 @@
+package org.polyvisor.mmu.slat.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.BitSet;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.polyvisor.mmu.Access;
+import org.polyvisor.mmu.DirtyPageLog;
+import org.polyvisor.mmu.PageFault;
+import org.polyvisor.mmu.PagingMode;
+import org.polyvisor.mmu.Translation;
+
+class SlatMmuTest {
+
+    private static final long PG_WP = 0x8001_0011L;
+
+    @ParameterizedTest
+    @ValueSource(longs = {1, 2, 3, 4, 5, 6})
+    void matchesTheArchitecturalWalkOnRandomTables32Bit(long seed) {
+        Differential d = nested(seed, false);
+        d.run(30_000);
+        Map<String, Long> s = d.mmu.stats();
+        assertTrue(s.get("2d-walk-steps") > s.get("guest-walks") * 4, s::toString);
+        assertTrue(s.get("nested-violations-mmio") > 0, s::toString);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {11, 12, 13, 14, 15, 16})
+    void matchesTheArchitecturalWalkOnRandomTablesPae(long seed) {
+        Differential d = nested(seed, true);
+        d.run(30_000);
+    }
+
+    @ParameterizedTest
+    @ValueSource(longs = {31, 32})
+    void staysExactWhileDirtyLogging(long seed) {
+        Differential d = new Differential(seed, seed % 2 == 0, m -> new SlatMmu(m, 1)) {
+            @Override
+            long writableMask(long gpa) {
+                return 0; // pages not yet written in this round are handed out without WRITABLE
+            }
+        };
+        DirtyPageLog log = d.mmu.dirtyLog().orElseThrow();
+        log.start();
+        for (int round = 0; round < 5; round++) {
+            d.run(4_000);
+            BitSet dirty = log.collect();
+            // Every page-table page whose accessed/dirty bits changed is in the log.
+            assertFalse(dirty.isEmpty());
+        }
+        log.stop();
+    }
+
+    /** The reference comparison, except that ROM frames are write protected by the nested table. */
+    private static Differential nested(long seed, boolean pae) {
+        return new Differential(seed, pae, m -> new SlatMmu(m, 1)) {
+            @Override
+            long writableMask(long gpa) {
+                return gpa >= TestMemory.ROM_BASE && gpa < TestMemory.ROM_BASE + TestMemory.ROM_SIZE ? 0
+                        : Translation.WRITABLE;
+            }
+        };
+    }
+
+    /** PD at 0x1000 -> PT at 0x2000 mapping 0-4 MiB identically, user and writable, A and D preset. */
+    private static TestMemory identitySpace() {
+        TestMemory m = new TestMemory(8 << 20);
+        m.writeDword(0x1000, 0x2000 | 0x67);
+        for (int i = 0; i < 1024; i++) {
+            m.writeDword(0x2000 + 4 * i, i << 12 | 0x67);
+        }
+        return m;
+    }
+
+    @Test
+    void aTwoDimensionalWalkCountsItsSteps() throws PageFault {
+        SlatMmu mmu = new SlatMmu(identitySpace(), 1);
+        PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
+        mmu.translate(0, a, 0x3456, Access.READ, false);
+        // RAM is mapped with 2 MiB nested leaves: 3 nested steps per guest-physical address.
+        // PDE: 3 + 1, PTE: 3 + 1, final address: 3; A and D already set, so no update walks.
+        assertEquals(11, mmu.stats().get("2d-walk-steps"));
+        assertEquals(3, mmu.stats().get("nested-walks"));
+    }
+
+    @Test
+    void mmioAndRomAreNestedViolations() throws PageFault {
+        TestMemory m = identitySpace();
+        m.writeDword(0x2000 + 4 * 5, 0xFEC0_0000 | 0x67); // an MMIO page
+        m.writeDword(0x2000 + 4 * 6, (int) TestMemory.ROM_BASE | 0x67); // ROM
+        SlatMmu mmu = new SlatMmu(m, 1);
+        PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
+        long r = mmu.translate(0, a, 0x5010, Access.WRITE, false);
+        assertTrue(Translation.mmio(r));
+        assertEquals(0xFEC0_0010L, Translation.address(r));
+        r = mmu.translate(0, a, 0x6000, Access.WRITE, false);
+        assertFalse(Translation.writable(r), "ROM stays write protected: the engine comes back for every write");
+        Map<String, Long> s = mmu.stats();
+        assertEquals(1, s.get("nested-violations-mmio"));
+        assertEquals(1, s.get("nested-violations-write-protect"));
+        // Paging off: only the nested dimension.
+        PagingMode off = new PagingMode(0x11, 0, 0, 0);
+        assertTrue(Translation.mmio(mmu.translate(0, off, 0xFEE0_0000L, Access.READ, false)));
+        assertTrue(Translation.cachesWrites(mmu.translate(0, off, 0x7000, Access.WRITE, false)));
+    }
+
+    @Test
+    void dirtyLoggingThroughTheNestedTable() throws PageFault {
+        TestMemory m = identitySpace();
+        m.writeDword(0x2000 + 4 * 9, 9 << 12 | 0x07); // page 9: accessed and dirty clear
+        SlatMmu mmu = new SlatMmu(m, 1);
+        PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
+        DirtyPageLog log = mmu.dirtyLog().orElseThrow();
+        long e0 = mmu.tlbEpoch(0);
+        log.start();
+        assertNotEquals(e0, mmu.tlbEpoch(0), "engines drop their write entries");
+        BitSet first = log.collect();
+        assertTrue(first.cardinality() >= (8 << 20) / 4096, "the first round reports all of RAM");
+        long r = mmu.translate(0, a, 0x3000, Access.READ, false);
+        assertFalse(Translation.cachesWrites(r), "clean in this round: writes must come back");
+        r = mmu.translate(0, a, 0x4000, Access.WRITE, false);
+        assertTrue(Translation.cachesWrites(r));
+        mmu.translate(0, a, 0x9000, Access.READ, false); // sets the guest's accessed bit in the PT page
+        BitSet second = log.collect();
+        assertTrue(second.get(4) && second.get(2), second.toString());
+        assertFalse(second.get(3), second.toString());
+        BitSet third = log.collect();
+        assertEquals(second.get(4), third.get(4), "carried once: an engine may have written it through its TLB");
+        assertTrue(log.collect().isEmpty(), "nothing written for two rounds");
+        assertTrue(mmu.stats().get("nested-violations-dirty-log") >= 2);
+        log.stop();
+        assertTrue(Translation.cachesWrites(mmu.translate(0, a, 0x3000, Access.WRITE, false)));
+    }
+
+    @Test
+    void theNestedTableIsBoundedAndUsesLargePages() {
+        SlatMmu mmu = new SlatMmu(new TestMemory(8 << 20), 1);
+        Map<String, Long> s = mmu.stats();
+        assertEquals(4, s.get("nested-2m-leaves"), s::toString); // 8 MiB of RAM
+        assertEquals(16, s.get("nested-4k-leaves"), s::toString); // the 64 KiB ROM window
+        mmu.dirtyLog().orElseThrow().start();
+        s = mmu.stats();
+        assertEquals(0, s.get("nested-2m-leaves"), s::toString);
+        assertTrue(s.get("nested-table-pages") <= 1 + 1 + 1 + 4 + 1, s::toString);
+    }
+}
