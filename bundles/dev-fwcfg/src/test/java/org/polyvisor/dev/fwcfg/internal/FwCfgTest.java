@@ -15,6 +15,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeDeviceContext;
 
 /** fw_cfg as SeaBIOS reads it (QEMU docs/specs/fw_cfg.rst). */
 class FwCfgTest {
@@ -23,7 +24,7 @@ class FwCfgTest {
     private FwCfg fw = (FwCfg) new FwCfgModel().create(ctx);
 
     private byte[] item(int key, int length) {
-        ctx.ports.write(0x510, 2, key);
+        ctx.ports().write(0x510, 2, key);
         byte[] b = new byte[length];
         for (int i = 0; i < length; i++) {
             b[i] = (byte) ctx.inb(0x511);
@@ -87,7 +88,7 @@ class FwCfgTest {
 
     @Test
     void e820WithRamAbove4GiB() {
-        ctx = new FakeDeviceContext(Map.of(), 6L << 30);
+        ctx = FakeDeviceContext.builder().ramSize(6L << 30).build();
         fw = (FwCfg) new FwCfgModel().create(ctx);
         long[][] e = e820();
         assertEquals(4, e.length);
@@ -99,29 +100,31 @@ class FwCfgTest {
     private void descriptor(long at, int control, int length, long address) {
         ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.BIG_ENDIAN);
         b.putInt(control).putInt(length).putLong(address);
-        ctx.memory.write(at, b.array(), 0, 16);
+        ctx.memory().write(at, b.array(), 0, 16);
     }
 
     private void kickDma(long descriptor) {
-        ctx.ports.write(0x514, 4, (int) (descriptor >>> 32));
-        ctx.ports.write(0x518, 4, (int) descriptor);
+        ctx.ports().write(0x514, 4, (int) (descriptor >>> 32));
+        ctx.ports().write(0x518, 4, (int) descriptor);
     }
 
     @Test
     void dmaReadsAFileWithSelectAndZeroFillsPastItsEnd() {
-        assertEquals(0x5145_4D55, ctx.ports.read(0x514, 4), "'QEMU'");
-        assertEquals(0x2043_4647, ctx.ports.read(0x518, 4), "' CFG'");
+        assertEquals(0x5145_4D55, ctx.ports().read(0x514, 4), "'QEMU'");
+        assertEquals(0x2043_4647, ctx.ports().read(0x518, 4), "' CFG'");
         int[] f = file("etc/e820");
-        ctx.memory.write(0x3000, new byte[200], 0, 200);
-        java.util.Arrays.fill(ctx.memory.low, 0x3000 + f[0], 0x3000 + f[0] + 8, (byte) 0x55);
+        ctx.memory().write(0x3000, new byte[200], 0, 200);
+        byte[] canary = new byte[8];
+        java.util.Arrays.fill(canary, (byte) 0x55);
+        ctx.memory().write(0x3000 + f[0], canary, 0, 8);
         descriptor(0x1000, f[1] << 16 | 0x08 | 0x02, f[0] + 8, 0x3000);
         kickDma(0x1000);
-        assertEquals(0, ctx.memory.readDword(0x1000), "control cleared: done, no error");
+        assertEquals(0, ctx.memory().readDword(0x1000), "control cleared: done, no error");
         byte[] got = new byte[f[0]];
-        ctx.memory.read(0x3000, got, 0, got.length);
-        ctx.ports.write(0x510, 2, f[1]);
+        ctx.memory().read(0x3000, got, 0, got.length);
+        ctx.ports().write(0x510, 2, f[1]);
         assertArrayEquals(item(f[1], f[0]), got);
-        assertEquals(0, ctx.memory.readQword(0x3000 + f[0]), "zeros past the item");
+        assertEquals(0, ctx.memory().readQword(0x3000 + f[0]), "zeros past the item");
     }
 
     @Test
@@ -130,18 +133,18 @@ class FwCfgTest {
         kickDma(0x1000);
         descriptor(0x1000, 0x02, 2, 0x2000);
         kickDma(0x1000);
-        assertEquals('M', ctx.memory.readByte(0x2000));
-        assertEquals('U', ctx.memory.readByte(0x2001));
+        assertEquals('M', ctx.memory().readByte(0x2000));
+        assertEquals('U', ctx.memory().readByte(0x2001));
     }
 
     @Test
     void badDmaGetsTheErrorBitAndTouchesNothing() {
         descriptor(0x1000, 0x08 | 0x10, 4, 0x2000); // write: refused
         kickDma(0x1000);
-        assertEquals(Integer.reverseBytes(1), ctx.memory.readDword(0x1000));
+        assertEquals(Integer.reverseBytes(1), ctx.memory().readDword(0x1000));
         descriptor(0x1000, 0x08 | 0x02, 0x10_0000, 0xFFFF_0000L); // runs off the fake's memory
         kickDma(0x1000);
-        assertEquals(Integer.reverseBytes(1), ctx.memory.readDword(0x1000));
+        assertEquals(Integer.reverseBytes(1), ctx.memory().readDword(0x1000));
         kickDma(0xFEE0_0000L); // descriptor outside memory: counted, no exception
         assertEquals(3L, fw.stats().get("dma-errors"));
     }
@@ -177,14 +180,14 @@ class FwCfgTest {
         Random r = new Random(9);
         for (int i = 0; i < 20_000; i++) {
             switch (r.nextInt(4)) {
-                case 0 -> ctx.ports.write(0x510, 1 + r.nextInt(2), r.nextInt());
+                case 0 -> ctx.ports().write(0x510, 1 + r.nextInt(2), r.nextInt());
                 case 1 -> ctx.inb(0x511);
                 case 2 -> {
-                    ctx.memory.write(0x1000, new byte[] {(byte) r.nextInt(), (byte) r.nextInt(), (byte) r.nextInt(),
+                    ctx.memory().write(0x1000, new byte[] {(byte) r.nextInt(), (byte) r.nextInt(), (byte) r.nextInt(),
                         (byte) r.nextInt(), 0, 0, (byte) r.nextInt(), (byte) r.nextInt()}, 0, 8);
                     kickDma(r.nextBoolean() ? 0x1000 : r.nextLong() & 0xF_FFFF_FFFFL);
                 }
-                default -> ctx.ports.write(0x514 + 4 * r.nextInt(2), 4, r.nextInt());
+                default -> ctx.ports().write(0x514 + 4 * r.nextInt(2), 4, r.nextInt());
             }
         }
     }

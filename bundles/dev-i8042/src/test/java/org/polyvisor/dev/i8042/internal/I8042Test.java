@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeDeviceContext;
 
 /** The 8042 as Linux's i8042/atkbd/psmouse drivers probe it, reset and A20. */
 class I8042Test {
@@ -52,11 +53,11 @@ class I8042Test {
         command(0x60);
         ctx.outb(0x60, 0x41);                // IRQ 1 on, translation
         ctx.outb(0x60, 0xFF);
-        assertTrue(ctx.lines[1].high);
+        assertTrue(ctx.irq(1).high());
         assertEquals(0xFA, read());
-        assertTrue(ctx.lines[1].high, "next byte waiting");
+        assertTrue(ctx.irq(1).high(), "next byte waiting");
         assertEquals(0xAA, read());
-        assertFalse(ctx.lines[1].high);
+        assertFalse(ctx.irq(1).high());
         ctx.outb(0x60, 0xF2);
         assertEquals(0xFA, read());
         assertEquals(0xAB, read());
@@ -73,13 +74,13 @@ class I8042Test {
     void mouseThroughD4RaisesIrq12() {
         ctx.outb(0x64, 0xD4);
         ctx.outb(0x60, 0xFF);
-        assertTrue(ctx.lines[12].high);
-        assertFalse(ctx.lines[1].high);
+        assertTrue(ctx.irq(12).high());
+        assertFalse(ctx.irq(1).high());
         assertEquals(0x20, ctx.inb(0x64) & 0x20, "aux data");
         assertEquals(0xFA, read());
         assertEquals(0xAA, read());
         assertEquals(0x00, read());
-        assertFalse(ctx.lines[12].high);
+        assertFalse(ctx.irq(12).high());
         ctx.outb(0x64, 0xD4);
         ctx.outb(0x60, 0xF3);
         assertEquals(0xFA, read());
@@ -97,12 +98,12 @@ class I8042Test {
     @Test
     void command0xFeResetsTheMachine() {
         command(0xFE);
-        assertEquals(1, ctx.resets);
+        assertEquals(1, ctx.control().resets());
         command(0xFF);                       // pulse nothing
-        assertEquals(1, ctx.resets);
+        assertEquals(1, ctx.control().resets());
         command(0xD1);
         ctx.outb(0x60, 0x02);                // output port with reset bit 0 low
-        assertEquals(2, ctx.resets);
+        assertEquals(2, ctx.control().resets());
         assertEquals(2L, kbc.stats().get("resets"));
     }
 
@@ -123,9 +124,9 @@ class I8042Test {
         assertTrue(kbc.a20());
         assertEquals(1L, kbc.stats().get("a20-enabled"));
         assertEquals(4L, kbc.stats().get("a20-changes"));
-        assertEquals(0, ctx.resets);
+        assertEquals(0, ctx.control().resets());
         ctx.outb(0x92, 0x03);                // fast reset: bit 0 from 0 to 1
-        assertEquals(1, ctx.resets);
+        assertEquals(1, ctx.control().resets());
     }
 
     @Test

@@ -9,6 +9,8 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeDeviceContext;
+import org.polyvisor.testing.RecordingIrqLine;
 
 /** The 8254 against its datasheet (Intel 231164): modes 0-5, latches, read-back, BCD, gate 2. */
 class Pit8254Test {
@@ -34,39 +36,39 @@ class Pit8254Test {
     @Test
     void mode2RateGeneratorGivesOneIrq0EdgePerPeriod() {
         program(0, 2, 1193); // ~1 ms, Linux's classic HZ=1000 setup
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(10 * ticks(1193) + 1000);
-        assertEquals(10, ctx.lines[0].edges - 1, "one edge per period after the initial level");
+        assertEquals(10, ctx.irq(0).raises() - 1, "one edge per period after the initial level");
         assertEquals(11, pit.stats().get("irq0-edges"), "the initial rise and ten periods");
     }
 
     @Test
     void mode3SquareWaveIsHighForTheFirstHalf() {
         program(0, 3, 1000);
-        assertTrue(pit.channel(0).out(Pit8254.ticksAt(ctx.clock.nanos())));
+        assertTrue(pit.channel(0).out(Pit8254.ticksAt(ctx.clock().nanos())));
         ctx.advance(ticks(499));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(ticks(501) - ticks(499));
-        assertFalse(ctx.lines[0].high);
+        assertFalse(ctx.irq(0).high());
         ctx.advance(ticks(1000) - ticks(501));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(ticks(100_000) - ticks(1000));
-        assertEquals(101, ctx.lines[0].edges);
+        assertEquals(101, ctx.irq(0).raises());
     }
 
     @Test
     void mode0InterruptOnTerminalCount() {
         ctx.outb(0x43, 0x30);
-        assertFalse(ctx.lines[0].high, "OUT low after the control word");
+        assertFalse(ctx.irq(0).high(), "OUT low after the control word");
         ctx.outb(0x40, 100);
         ctx.outb(0x40, 0);
         ctx.advance(ticks(99));
-        assertFalse(ctx.lines[0].high);
+        assertFalse(ctx.irq(0).high());
         assertEquals(1, readCount(0));
         ctx.advance(ticks(100) - ticks(99));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(ticks(70_000));
-        assertEquals(1, ctx.lines[0].edges, "stays high: one interrupt");
+        assertEquals(1, ctx.irq(0).raises(), "stays high: one interrupt");
     }
 
     @Test
@@ -100,7 +102,7 @@ class Pit8254Test {
         ctx.advance(ticks(25));
         assertEquals(0x0075, readCount(0));
         ctx.advance(ticks(100) - ticks(25));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
     }
 
     @Test
@@ -148,18 +150,18 @@ class Pit8254Test {
     @Test
     void mode4StrobesOneClockLowAndMode5WaitsForTheGate() {
         program(0, 4, 100);
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(ticks(100));
-        assertFalse(ctx.lines[0].high);
+        assertFalse(ctx.irq(0).high());
         ctx.advance(ticks(101) - ticks(100));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         ctx.advance(ticks(100_000));
-        assertTrue(ctx.lines[0].high);
+        assertTrue(ctx.irq(0).high());
         program(2, 5, 100);
         ctx.advance(ticks(1000));
         assertEquals(0x20, ctx.inb(0x61) & 0x20);
         ctx.outb(0x61, 0x01);
-        long t0 = ctx.clock.nanos();
+        long t0 = ctx.clock().nanos();
         ctx.advance(Pit8254.nanosAt(Pit8254.ticksAt(t0) + 100) - t0);
         assertEquals(0, ctx.inb(0x61) & 0x20, "strobe after the trigger");
     }
@@ -177,12 +179,12 @@ class Pit8254Test {
         ctx.advance(ticks(1193 * 5 + 600));
         SavedState s = pit.saveState();
         pit.close();
-        FakeDeviceContext.Line line = ctx.lines[0];
-        int before = line.edges;
+        RecordingIrqLine line = ctx.irq(0);
+        int before = line.raises();
         Pit8254 next = (Pit8254) new Pit8254Model().create(ctx);
         next.restoreState(s);
         ctx.advance(ticks(1193 * 10) - ticks(1193 * 5 + 600));
-        assertEquals(5, line.edges - before);
+        assertEquals(5, line.raises() - before);
         assertEquals(s.type(), next.saveState().type());
         assertThrows(IllegalArgumentException.class, () -> next.restoreState(
                 SavedState.builder("i8254", 99).build()));

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeDeviceContext;
 
 /** The MC146818 against its datasheet, and the CMOS bytes a BIOS reads. */
 class RtcTest {
@@ -110,9 +111,9 @@ class RtcTest {
         int irqs = 0;
         for (int i = 0; i < 1024 * 4; i++) {
             ctx.advance(SECOND / 4096);
-            if (ctx.lines[8].high) {
+            if (ctx.irq(8).high()) {
                 assertEquals(0xC0, cmos(0x0C) & 0xC0);
-                assertFalse(ctx.lines[8].high, "reading C lowers IRQ 8");
+                assertFalse(ctx.irq(8).high(), "reading C lowers IRQ 8");
                 irqs++;
             }
         }
@@ -125,7 +126,7 @@ class RtcTest {
         int irqs = 0;
         for (int i = 0; i < 50; i++) {
             ctx.advance(SECOND / 10);
-            if (ctx.lines[8].high) {
+            if (ctx.irq(8).high()) {
                 assertEquals(0x90, cmos(0x0C) & 0x90, "IRQF and UF (PF is set too: flags do not need their enable)");
                 irqs++;
             }
@@ -140,17 +141,17 @@ class RtcTest {
         cmos(0x05, 0x00); // 00:00:05
         cmos(0x0B, 0x22); // AIE
         ctx.advance(6 * SECOND);
-        assertFalse(ctx.lines[8].high, "00:00:04");
+        assertFalse(ctx.irq(8).high(), "00:00:04");
         ctx.advance(SECOND);
-        assertTrue(ctx.lines[8].high, "alarm at 00:00:05");
+        assertTrue(ctx.irq(8).high(), "alarm at 00:00:05");
         assertEquals(0xA0, cmos(0x0C) & 0xA0);
         ctx.advance(60 * SECOND);
-        assertFalse(ctx.lines[8].high);
+        assertFalse(ctx.irq(8).high());
         cmos(0x01, 0xC0); // don't care everywhere: every second
         cmos(0x03, 0xC0);
         cmos(0x05, 0xC0);
         ctx.advance(SECOND);
-        assertTrue(ctx.lines[8].high);
+        assertTrue(ctx.irq(8).high());
     }
 
     @Test
@@ -166,7 +167,7 @@ class RtcTest {
 
     @Test
     void memorySizeBytesFor6GiBWithRamAbove4GiB() {
-        ctx = new FakeDeviceContext(Map.of(), 6L << 30);
+        ctx = FakeDeviceContext.builder().ramSize(6L << 30).build();
         rtc = (Rtc) new RtcModel().create(ctx);
         assertEquals(0xFFFF, cmos(0x17) | cmos(0x18) << 8, "capped");
         assertEquals((0xE000_0000L - (16 << 20)) / 0x1_0000, cmos(0x34) | cmos(0x35) << 8);

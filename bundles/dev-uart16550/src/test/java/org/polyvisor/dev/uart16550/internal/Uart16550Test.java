@@ -12,6 +12,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.device.Device;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeDeviceContext;
 
 /** Register-level tests of the 16550A through the port bus, as a guest driver sees it. */
 class Uart16550Test {
@@ -27,19 +28,24 @@ class Uart16550Test {
     private static final int MSR = 6;
     private static final int SCR = 7;
 
-    private Fakes.Context ctx = new Fakes.Context(Map.of(), true);
+    /** COM1's context; {@code console} gives it a backend with queued input. */
+    private static FakeDeviceContext context(Map<String, String> options, boolean console) {
+        return FakeDeviceContext.builder().instanceName("com1").options(options).console(console).build();
+    }
+
+    private FakeDeviceContext ctx = context(Map.of(), true);
     private Device dev = new Uart16550Model().create(ctx);
 
     private void out(int reg, int value) {
-        ctx.ports.write(COM1 + reg, 1, value);
+        ctx.ports().write(COM1 + reg, 1, value);
     }
 
     private int in(int reg) {
-        return ctx.ports.read(COM1 + reg, 1);
+        return ctx.ports().read(COM1 + reg, 1);
     }
 
     private boolean irq() {
-        return ctx.line(4).high;
+        return ctx.irq(4).high();
     }
 
     private String readAll() {
@@ -71,12 +77,12 @@ class Uart16550Test {
         out(THR, 0x01);                     // DLL = 1: 115200 bit/s
         out(IER, 0x00);
         assertEquals(0x01, in(THR));
-        assertEquals("", ctx.backend.output()); // a DLL write transmits nothing
+        assertEquals("", ctx.backend().output()); // a DLL write transmits nothing
         out(LCR, 0x03);
         assertEquals(0x05, in(IER));        // IER untouched by DLM writes
         assertEquals(0x03, in(LCR));
         out(THR, 'A');
-        assertEquals("A", ctx.backend.output());
+        assertEquals("A", ctx.backend().output());
         out(LCR, 0x83);
         assertEquals(0x01, in(THR));
         assertEquals(0x00, in(IER));
@@ -97,14 +103,14 @@ class Uart16550Test {
         assertEquals(0xA5, in(SCR));
         out(THR, 'x');
         assertEquals(0x60, in(LSR)); // THRE and TEMT right after a write: the line is infinitely fast
-        ctx.backend.type("k");
+        ctx.backend().type("k");
         assertEquals(0x61, in(LSR));
         assertEquals('k', in(THR));
         assertEquals(0x60, in(LSR));
         assertEquals('k', in(THR));  // an empty RBR reads the last byte again
         out(LSR, 0xFF);              // factory test writes are ignored
         assertEquals(0x60, in(LSR));
-        assertEquals(0xFF, ctx.ports.read(COM1 + 8, 1)); // outside the window
+        assertEquals(0xFF, ctx.ports().read(COM1 + 8, 1)); // outside the window
     }
 
     @Test
@@ -112,16 +118,16 @@ class Uart16550Test {
         for (char c : "hello".toCharArray()) {
             out(THR, c);
         }
-        assertEquals("hello", ctx.backend.output());
+        assertEquals("hello", ctx.backend().output());
         assertEquals(5L, dev.stats().get("tx-bytes"));
         assertEquals(0L, dev.stats().get("tx-discarded"));
 
-        Fakes.Context quiet = new Fakes.Context(Map.of("port", "0x2f8", "irq", "3"), false);
+        FakeDeviceContext quiet = context(Map.of("port", "0x2f8", "irq", "3"), false);
         Device com2 = new Uart16550Model().create(quiet);
-        quiet.ports.write(0x2F8, 1, 'z');
+        quiet.ports().write(0x2F8, 1, 'z');
         assertEquals(1L, com2.stats().get("tx-discarded"));
         assertEquals(List.of("io 0x2f8-0x2ff", "irq 3"), com2.resources());
-        assertEquals(0x61 & 0x60, quiet.ports.read(0x2FD, 1)); // no input without a console
+        assertEquals(0x61 & 0x60, quiet.ports().read(0x2FD, 1)); // no input without a console
     }
 
     @Test
@@ -131,10 +137,10 @@ class Uart16550Test {
         out(IER, 0x01);      // ERBFI
         out(MCR, 0x08);      // OUT2
         assertEquals(0xC1, in(IIR));
-        ctx.backend.type("abc");
+        ctx.backend().type("abc");
         assertEquals(0xC1, in(IIR)); // 3 < 4: no interrupt yet
         assertFalse(irq());
-        ctx.backend.type("d");
+        ctx.backend().type("d");
         assertEquals(0xC4, in(IIR)); // trigger level reached
         assertTrue(irq());
         assertEquals('a', in(THR));
@@ -143,17 +149,17 @@ class Uart16550Test {
 
         // Four character times (10 bits at 9600 bit/s, about 1.04 ms each) without reads.
         long charNanos = 10L * 12 * 16 * 1_000_000_000L / 1_843_200;
-        ctx.clock.advance(3 * charNanos);
+        ctx.clock().advance(3 * charNanos);
         assertFalse(irq());
-        ctx.clock.advance(charNanos + 1);
+        ctx.clock().advance(charNanos + 1);
         assertTrue(irq());
         assertEquals(0xCC, in(IIR));
         assertEquals("bcd", readAll());
         assertEquals(0xC1, in(IIR));
         assertFalse(irq());
-        ctx.clock.advance(10 * charNanos);
+        ctx.clock().advance(10 * charNanos);
         assertFalse(irq()); // an empty FIFO never times out
-        assertEquals(0, ctx.clock.pending());
+        assertEquals(0, ctx.clock().pending());
     }
 
     @Test
@@ -163,9 +169,9 @@ class Uart16550Test {
         out(MCR, 0x08);
         for (int[] l : levels) {
             out(FCR, l[0] | 0x02);
-            ctx.backend.type("x".repeat(l[1] - 1));
+            ctx.backend().type("x".repeat(l[1] - 1));
             assertEquals(0xC1, in(IIR), "below level " + l[1]);
-            ctx.backend.type("x");
+            ctx.backend().type("x");
             assertEquals(0xC4, in(IIR), "at level " + l[1]);
         }
     }
@@ -217,10 +223,10 @@ class Uart16550Test {
     @Test
     void loopbackReturnsTransmittedBytesAndModemLines() {
         out(MCR, 0x10 | 0x0A);       // loopback, RTS, OUT2: Linux autoconfig's loopback test
-        ctx.backend.type("typed");   // host input stays disconnected in loopback
+        ctx.backend().type("typed");   // host input stays disconnected in loopback
         assertEquals(0x90, in(MSR) & 0xF0); // CTS from RTS, DCD from OUT2
         out(THR, 'L');
-        assertEquals("", ctx.backend.output()); // nothing reaches the wire in loopback
+        assertEquals("", ctx.backend().output()); // nothing reaches the wire in loopback
         assertEquals(0x61, in(LSR));
         assertEquals('L', in(THR));
         assertEquals(0x60, in(LSR));   // host input stays disconnected in loopback
@@ -249,15 +255,15 @@ class Uart16550Test {
     void inputIsNeverLostWhenTheFifoIsFull() {
         String text = "The quick brown fox jumps over the lazy dog";
         out(FCR, 0xC7);
-        ctx.backend.type(text);
-        assertEquals(text.length() - 16, ctx.backend.typed.size()); // FIFO full, rest waits
+        ctx.backend().type(text);
+        assertEquals(text.length() - 16, ctx.backend().pendingInput()); // FIFO full, rest waits
         assertEquals(text, readAll());
         assertEquals(0L, dev.stats().get("overruns"));
         assertEquals((long) text.length(), dev.stats().get("rx-bytes"));
 
         out(FCR, 0x00); // 16450 mode: one byte at a time
-        ctx.backend.type(text);
-        assertEquals(text.length() - 1, ctx.backend.typed.size());
+        ctx.backend().type(text);
+        assertEquals(text.length() - 1, ctx.backend().pendingInput());
         assertEquals(text, readAll());
         assertEquals(0L, dev.stats().get("overruns"));
     }
@@ -265,10 +271,10 @@ class Uart16550Test {
     @Test
     void fifoResetDiscardsReceivedBytes() {
         out(FCR, 0x01);
-        ctx.backend.type("abc");
+        ctx.backend().type("abc");
         out(FCR, 0x03);       // clear RX, FIFOs stay on
         assertEquals(0x60, in(LSR));
-        ctx.backend.type("d");
+        ctx.backend().type("d");
         assertEquals("d", readAll());
         assertEquals(0xC1, in(IIR));
         out(FCR, 0x00);
@@ -284,7 +290,7 @@ class Uart16550Test {
         out(IER, 0x03);
         out(MCR, 0x0B);
         out(SCR, 0x5A);
-        ctx.backend.type("0123456789");
+        ctx.backend().type("0123456789");
         assertEquals('0', in(THR));
         assertEquals(0xC4, in(IIR)); // 9 bytes >= 8
         assertTrue(irq());
@@ -293,12 +299,12 @@ class Uart16550Test {
         assertEquals(1, saved.version());
 
         // A new device, as after a bundle update or a snapshot restore.
-        Fakes.Context ctx2 = new Fakes.Context(Map.of(), true);
+        FakeDeviceContext ctx2 = context(Map.of(), true);
         Device dev2 = new Uart16550Model().create(ctx2);
         dev2.restoreState(saved);
-        assertTrue(ctx2.line(4).high);
+        assertTrue(ctx2.irq(4).high());
         assertEquals(saved, dev2.saveState());
-        Fakes.Context old = ctx;
+        FakeDeviceContext old = ctx;
         ctx = ctx2;
         assertEquals(0x5A, in(SCR));
         assertEquals(0x0B, in(MCR));
@@ -306,7 +312,7 @@ class Uart16550Test {
         assertEquals(0x03, in(THR));
         out(LCR, 0x03);
         assertEquals("123456789", readAll());
-        ctx.clock.advance(1_000_000_000L);
+        ctx.clock().advance(1_000_000_000L);
         assertEquals(0xC2, in(IIR));
         // The old device is untouched by the new one.
         ctx = old;
@@ -324,7 +330,7 @@ class Uart16550Test {
         out(LCR, 0x1F);
         out(MCR, 0x1F);
         out(FCR, 0x01);
-        ctx.backend.type("abc");
+        ctx.backend().type("abc");
         dev.reset();
         assertEquals(0x00, in(IER));
         assertEquals(0x01, in(IIR));
@@ -337,9 +343,9 @@ class Uart16550Test {
 
     @Test
     void wideAccessesAreSplitIntoBytes() {
-        ctx.ports.write(COM1 + LCR, 2, 0x0B03); // LCR = 3, MCR = 0x0B
-        assertEquals(0x0B03, ctx.ports.read(COM1 + LCR, 2));
-        assertEquals(0xFFFFFF00 | in(SCR), ctx.ports.read(COM1 + SCR, 4));
+        ctx.ports().write(COM1 + LCR, 2, 0x0B03); // LCR = 3, MCR = 0x0B
+        assertEquals(0x0B03, ctx.ports().read(COM1 + LCR, 2));
+        assertEquals(0xFFFFFF00 | in(SCR), ctx.ports().read(COM1 + SCR, 4));
     }
 
     @Test
@@ -349,18 +355,18 @@ class Uart16550Test {
             int port = COM1 - 2 + r.nextInt(12);
             int size = 1 << r.nextInt(3);
             if (r.nextBoolean()) {
-                ctx.ports.write(port, size, r.nextInt());
+                ctx.ports().write(port, size, r.nextInt());
             } else {
-                ctx.ports.read(port, size);
+                ctx.ports().read(port, size);
             }
             if (r.nextInt(100) == 0) {
-                ctx.backend.type("xy");
+                ctx.backend().type("xy");
             }
             if (r.nextInt(50) == 0) {
-                ctx.clock.advance(r.nextInt(10_000_000));
+                ctx.clock().advance(r.nextInt(10_000_000));
             }
         }
-        assertTrue(ctx.clock.pending() <= 1, "timers do not pile up: " + ctx.clock.pending());
+        assertTrue(ctx.clock().pending() <= 1, "timers do not pile up: " + ctx.clock().pending());
         SavedState s = dev.saveState();
         assertTrue(s.getBytes("rx-fifo").length <= 16);
     }
@@ -376,7 +382,7 @@ class Uart16550Test {
         }
         Thread typist = new Thread(() -> {
             for (int i = 0; i < sent.length(); i += 7) {
-                ctx.backend.type(sent.substring(i, Math.min(sent.length(), i + 7)));
+                ctx.backend().type(sent.substring(i, Math.min(sent.length(), i + 7)));
             }
         });
         typist.start();
@@ -395,23 +401,23 @@ class Uart16550Test {
     @Test
     void closeUnmapsAndStopsListening() {
         dev.close();
-        assertNull(ctx.backend.listener);
-        assertTrue(ctx.ports.windows().isEmpty());
+        assertNull(ctx.backend().listener());
+        assertTrue(ctx.ports().windows().isEmpty());
     }
 
     @Test
     void optionsAreValidated() {
         Uart16550Model model = new Uart16550Model();
         var e = assertThrows(IllegalArgumentException.class,
-                () -> model.create(new Fakes.Context(Map.of("port", "COM1"), false)));
+                () -> model.create(context(Map.of("port", "COM1"), false)));
         assertTrue(e.getMessage().contains("port"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> model.create(new Fakes.Context(Map.of("irq", "-1"), false)));
+                () -> model.create(context(Map.of("irq", "-1"), false)));
         assertTrue(e.getMessage().contains("irq"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> model.create(new Fakes.Context(Map.of("baud", "9600"), false)));
+                () -> model.create(context(Map.of("baud", "9600"), false)));
         assertTrue(e.getMessage().contains("baud"), e.getMessage());
-        Device d = model.create(new Fakes.Context(Map.of("port", "760", "irq", "0x3"), false));
+        Device d = model.create(context(Map.of("port", "760", "irq", "0x3"), false));
         assertEquals(List.of("io 0x2f8-0x2ff", "irq 3"), d.resources());
     }
 }

@@ -214,7 +214,7 @@ class ApicChipTest {
         h.chip.line(11).raise();
         assertEquals(0x5B, h.ack(0));
         h.chip.line(11).lower();
-        h.run(0, () -> h.ctx.mmio.write(IOAPIC + 0x40, 4, 0x5B));
+        h.run(0, () -> h.ctx.mmio().write(IOAPIC + 0x40, 4, 0x5B));
         assertEquals(0, h.ioRead(0x10 + 22) & 1 << 14);
     }
 
@@ -375,13 +375,13 @@ class ApicChipTest {
         make(2);
         h.enable(0);
         h.enable(1);
-        int before = h.ctx.kicks.get(1);
+        int before = h.ctx.kicks(1);
         h.write(0, ICR_HI, 1 << 24);
         h.write(0, ICR_LO, 0x40F1); // fixed, assert, vector 0xf1
         assertEquals(0xF1, h.read(0, ICR_LO) & 0xFF);
         assertEquals(0, h.read(0, ICR_LO) & 1 << 12, "delivery status idle");
         assertTrue(h.has(1));
-        assertEquals(before + 1, h.ctx.kicks.get(1));
+        assertEquals(before + 1, h.ctx.kicks(1));
         assertEquals(0xF1, h.ack(1));
     }
 
@@ -475,9 +475,9 @@ class ApicChipTest {
             int size = 1 << r.nextInt(4);
             long value = r.nextLong();
             switch (r.nextInt(5)) {
-                case 0 -> h.run(v, () -> h.ctx.mmio.write(LAPIC + off, size, value));
-                case 1 -> h.run(v, () -> h.ctx.mmio.write(IOAPIC + (off & 0x4F), size, value));
-                case 2 -> h.run(v, () -> h.ctx.ports.write(0x20 + (r.nextBoolean() ? 0x80 : 0) + (int) (off & 1), 1,
+                case 0 -> h.run(v, () -> h.ctx.mmio().write(LAPIC + off, size, value));
+                case 1 -> h.run(v, () -> h.ctx.mmio().write(IOAPIC + (off & 0x4F), size, value));
+                case 2 -> h.run(v, () -> h.ctx.ports().write(0x20 + (r.nextBoolean() ? 0x80 : 0) + (int) (off & 1), 1,
                         (int) value));
                 case 3 -> h.chip.line(r.nextInt(24)).set(r.nextBoolean());
                 default -> {
@@ -487,7 +487,7 @@ class ApicChipTest {
                     h.run(v, () -> h.chip.writeMsr(v, 0x800 + r.nextInt(0x100), value, 0));
                 }
             }
-            h.ctx.clock.advance(r.nextInt(1000));
+            h.ctx.clock().advance(r.nextInt(1000));
         }
         SavedState s = h.chip.saveState();
         h.chip.restoreState(s);

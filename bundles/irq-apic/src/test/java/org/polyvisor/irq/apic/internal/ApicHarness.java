@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.polyvisor.testing.FakeIrqChipContext;
 
 /**
  * Drives a chip as guests on several vCPUs would: every access of vCPU n runs on a thread of its
@@ -76,11 +77,11 @@ class ApicHarness implements AutoCloseable {
     }
 
     int read(int v, int reg) {
-        return on(v, () -> (int) ctx.mmio.read(LAPIC + reg, 4));
+        return on(v, () -> (int) ctx.mmio().read(LAPIC + reg, 4));
     }
 
     void write(int v, int reg, int value) {
-        run(v, () -> ctx.mmio.write(LAPIC + reg, 4, value & 0xFFFF_FFFFL));
+        run(v, () -> ctx.mmio().write(LAPIC + reg, 4, value & 0xFFFF_FFFFL));
     }
 
     void enable(int v) {
@@ -89,15 +90,15 @@ class ApicHarness implements AutoCloseable {
 
     void ioWrite(int index, int value) {
         run(0, () -> {
-            ctx.mmio.write(IOAPIC, 4, index);
-            ctx.mmio.write(IOAPIC + 0x10, 4, value & 0xFFFF_FFFFL);
+            ctx.mmio().write(IOAPIC, 4, index);
+            ctx.mmio().write(IOAPIC + 0x10, 4, value & 0xFFFF_FFFFL);
         });
     }
 
     int ioRead(int index) {
         return on(0, () -> {
-            ctx.mmio.write(IOAPIC, 4, index);
-            return (int) ctx.mmio.read(IOAPIC + 0x10, 4);
+            ctx.mmio().write(IOAPIC, 4, index);
+            return (int) ctx.mmio().read(IOAPIC + 0x10, 4);
         });
     }
 
@@ -135,11 +136,11 @@ class ApicHarness implements AutoCloseable {
     }
 
     void outb(int port, int value) {
-        run(0, () -> ctx.ports.write(port, 1, value));
+        run(0, () -> ctx.ports().write(port, 1, value));
     }
 
     int inb(int port) {
-        return on(0, () -> ctx.ports.read(port, 1));
+        return on(0, () -> ctx.ports().read(port, 1));
     }
 
     @Override

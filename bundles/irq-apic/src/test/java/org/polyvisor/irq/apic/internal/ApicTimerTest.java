@@ -28,7 +28,7 @@ class ApicTimerTest {
     }
 
     private void advance(long nanos) {
-        h.run(0, () -> h.ctx.clock.advance(nanos));
+        h.run(0, () -> h.ctx.clock().advance(nanos));
     }
 
     @Test
@@ -125,7 +125,7 @@ class ApicTimerTest {
         h.write(0, LVT_TIMER, 0x43);
         advance(20_000);
         assertFalse(h.has(0));
-        assertEquals(0, h.ctx.clock.pending());
+        assertEquals(0, h.ctx.clock().pending());
         // In one-shot mode the deadline MSR ignores writes and reads 0.
         h.run(0, () -> h.chip.writeMsr(0, 0x6E0, 1, tscOffset));
         assertEquals(0, h.on(0, () -> h.chip.readMsr(0, 0x6E0, tscOffset)).value());

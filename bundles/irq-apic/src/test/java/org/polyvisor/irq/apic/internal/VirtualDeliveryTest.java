@@ -36,7 +36,7 @@ class VirtualDeliveryTest {
             int handled = 0;
             int levels = 0;
             for (int i = 0; i < ticks; i++) {
-                h.run(0, () -> h.ctx.clock.advance(1000)); // timers run on the vCPU's own thread
+                h.run(0, () -> h.ctx.clock().advance(1000)); // timers run on the vCPU's own thread
                 if (i % 20 == 0) {
                     h.chip.line(4).pulse(); // from this (non-vCPU) thread: a device
                 }
@@ -119,7 +119,7 @@ class VirtualDeliveryTest {
                 boolean device = r.nextInt(10) == 0;
                 boolean ipi = r.nextInt(12) == 0;
                 for (ApicHarness h : both) {
-                    h.run(cpu, () -> h.ctx.clock.advance(dt));
+                    h.run(cpu, () -> h.ctx.clock().advance(dt));
                     if (device) {
                         h.chip.line(4).pulse();
                     }
@@ -185,8 +185,8 @@ class VirtualDeliveryTest {
             h.eoi(0);
             assertEquals(0, h.drain(0), "delivered once");
             h.swap(ApicChip.Delivery.VIRTUAL);
-            assertEquals(1, h.ctx.clock.pending(), "one periodic timer, the old chips' timers are gone");
-            h.run(0, () -> h.ctx.clock.advance(100_000));
+            assertEquals(1, h.ctx.clock().pending(), "one periodic timer, the old chips' timers are gone");
+            h.run(0, () -> h.ctx.clock().advance(100_000));
             assertEquals(1, h.drain(0));
         }
     }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.irq.IrqChip;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.testing.FakeIrqChipContext;
 
 /** The PIC pair driven through its ports the way Linux and a BIOS drive it. */
 class I8259PairTest {
@@ -25,16 +26,16 @@ class I8259PairTest {
     private static final int ELCR1 = 0x4D0;
     private static final int ELCR2 = 0x4D1;
 
-    private final FakeIrqChipContext ctx = new FakeIrqChipContext();
+    private final FakeIrqChipContext ctx = new FakeIrqChipContext(2).kickingOnly(0);
     private IrqChip pic = new PicStrategy().create(ctx);
     private InterruptSource cpu = pic.source(0);
 
     private void outb(int port, int value) {
-        ctx.ports.write(port, 1, value);
+        ctx.ports().write(port, 1, value);
     }
 
     private int inb(int port) {
-        return ctx.ports.read(port, 1);
+        return ctx.ports().read(port, 1);
     }
 
     /** Linux's init_8259A(0) (arch/x86/kernel/i8259.c), with the classic vector base 0x20. */
@@ -81,7 +82,7 @@ class I8259PairTest {
         assertFalse(cpu.hasInterrupt());
         pic.line(4).raise();
         assertTrue(cpu.hasInterrupt());
-        assertEquals(1, ctx.kicks.get());
+        assertEquals(1, ctx.kicks(0));
         assertEquals(0x10, irr(MASTER_CMD));
         assertEquals(0x24, cpu.acknowledge());
         assertFalse(cpu.hasInterrupt());
@@ -101,10 +102,10 @@ class I8259PairTest {
         assertEquals(0x10, inb(MASTER_IMR));
         pic.line(4).pulse();
         assertFalse(cpu.hasInterrupt());
-        assertEquals(0, ctx.kicks.get());
+        assertEquals(0, ctx.kicks(0));
         outb(MASTER_IMR, 0x00);                  // unmasking delivers the latched edge
         assertTrue(cpu.hasInterrupt());
-        assertEquals(1, ctx.kicks.get());
+        assertEquals(1, ctx.kicks(0));
         assertEquals(0x24, cpu.acknowledge());
 
         outb(MASTER_IMR, 0x04);                  // masking the cascade hides the whole slave
@@ -209,8 +210,8 @@ class I8259PairTest {
         outb(ELCR1, 0x00);
         outb(ELCR2, 0xFF);
         assertEquals(0xDE, inb(ELCR2));          // nor IRQ8 and IRQ13
-        assertEquals(0xDE00, ctx.ports.read(ELCR1, 2));
-        ctx.ports.write(ELCR1, 2, 0x0400);
+        assertEquals(0xDE00, ctx.ports().read(ELCR1, 2));
+        ctx.ports().write(ELCR1, 2, 0x0400);
 
         pic.line(10).raise();
         assertEquals(0x2A, cpu.acknowledge());
@@ -450,35 +451,35 @@ class I8259PairTest {
         assertEquals("i8259-pair", saved.type());
         assertEquals(1, saved.version());
 
-        FakeIrqChipContext ctx2 = new FakeIrqChipContext();
+        FakeIrqChipContext ctx2 = new FakeIrqChipContext(2).kickingOnly(0);
         IrqChip pic2 = new PicStrategy().create(ctx2);
         pic2.restoreState(saved);
         assertEquals(saved, pic2.saveState());
         InterruptSource cpu2 = pic2.source(0);
         assertFalse(cpu2.hasInterrupt());        // everything waits behind 1
-        assertEquals(0x02, ctx2.ports.read(MASTER_CMD, 1));
-        assertEquals(0x80, ctx2.ports.read(MASTER_IMR, 1));
-        ctx2.ports.write(MASTER_CMD, 1, 0x61);
+        assertEquals(0x02, ctx2.ports().read(MASTER_CMD, 1));
+        assertEquals(0x80, ctx2.ports().read(MASTER_IMR, 1));
+        ctx2.ports().write(MASTER_CMD, 1, 0x61);
         assertTrue(cpu2.hasInterrupt());
-        assertEquals(1, ctx2.kicks.get());
+        assertEquals(1, ctx2.kicks(0));
         assertEquals(0x2B, cpu2.acknowledge());  // level IRQ11 survived with its line level
-        ctx2.ports.write(SLAVE_CMD, 1, 0x63);
-        ctx2.ports.write(MASTER_CMD, 1, 0x62);
+        ctx2.ports().write(SLAVE_CMD, 1, 0x63);
+        ctx2.ports().write(MASTER_CMD, 1, 0x62);
         assertEquals(0x2B, cpu2.acknowledge());  // still high: requests again
-        ctx2.ports.write(SLAVE_IMR, 1, 0x09);    // mask, EOI, service the device, unmask
-        ctx2.ports.write(SLAVE_CMD, 1, 0x63);
-        ctx2.ports.write(MASTER_CMD, 1, 0x62);
+        ctx2.ports().write(SLAVE_IMR, 1, 0x09);    // mask, EOI, service the device, unmask
+        ctx2.ports().write(SLAVE_CMD, 1, 0x63);
+        ctx2.ports().write(MASTER_CMD, 1, 0x62);
         pic2.line(11).lower();
-        ctx2.ports.write(SLAVE_IMR, 1, 0x01);
+        ctx2.ports().write(SLAVE_IMR, 1, 0x01);
         assertEquals(0x24, cpu2.acknowledge());
 
         // A state with the output high kicks the vCPU when restored.
-        FakeIrqChipContext ctx3 = new FakeIrqChipContext();
+        FakeIrqChipContext ctx3 = new FakeIrqChipContext(2).kickingOnly(0);
         IrqChip pic3 = new PicStrategy().create(ctx3);
         outb(MASTER_CMD, 0x61);
         pic3.restoreState(pic.saveState());
         assertTrue(pic3.source(0).hasInterrupt());
-        assertEquals(1, ctx3.kicks.get());
+        assertEquals(1, ctx3.kicks(0));
 
         assertThrows(IllegalArgumentException.class,
                 () -> pic2.restoreState(SavedState.builder("uart16550", 1).build()));
@@ -507,9 +508,9 @@ class I8259PairTest {
         assertSame(InterruptSource.NONE, pic.source(1));
         assertThrows(IllegalArgumentException.class, () -> pic.line(16));
         assertThrows(IllegalArgumentException.class, () -> pic.line(-1));
-        assertEquals(3, ctx.ports.windows().size());
+        assertEquals(3, ctx.ports().windows().size());
         pic.close();
-        assertEquals(0, ctx.ports.windows().size());
+        assertEquals(0, ctx.ports().windows().size());
         assertEquals("pic", new PicStrategy().name());
     }
 
@@ -521,9 +522,9 @@ class I8259PairTest {
             int port = ports[r.nextInt(ports.length)];
             int size = 1 << r.nextInt(3);
             if (r.nextBoolean()) {
-                ctx.ports.write(port, size, r.nextInt());
+                ctx.ports().write(port, size, r.nextInt());
             } else {
-                ctx.ports.read(port, size);
+                ctx.ports().read(port, size);
             }
             pic.line(r.nextInt(16)).set(r.nextBoolean());
             if (cpu.hasInterrupt()) {
