@@ -46,6 +46,10 @@ final class SystemOps {
         if (!m.has(org.polyvisor.x86.CpuModel.EDX_TSC)) {
             v &= ~ControlRegisters.CR4_TSD;
         }
+        if (m.has(org.polyvisor.x86.CpuModel.EDX_FXSR)) {
+            // Linux's fpu__init_cpu_generic sets OSFXSR whenever CPUID reports FXSR
+            v |= ControlRegisters.CR4_OSFXSR;
+        }
         return v;
     }
 
