@@ -8,6 +8,7 @@ import java.util.Enumeration;
 import java.util.List;
 import java.util.jar.Manifest;
 import javax.xml.parsers.DocumentBuilderFactory;
+import org.polyvisor.boot.BootLoader;
 import org.polyvisor.cpu.CpuStrategy;
 import org.polyvisor.device.DeviceModel;
 import org.polyvisor.irq.IrqChipStrategy;
@@ -42,6 +43,31 @@ public final class PartLoader {
      */
     public static List<Found> load(ClassLoader loader) throws IOException {
         List<Found> out = new ArrayList<>();
+        for (Object o : components(loader, iface -> kindOf(iface) != null)) {
+            out.add((Found) o);
+        }
+        return out;
+    }
+
+    /**
+     * Loads every boot loader component on the class path.
+     *
+     * @param loader the class loader to search
+     * @return the boot loaders, in class-path order
+     * @throws IOException if a descriptor cannot be read
+     */
+    public static List<BootLoader> bootLoaders(ClassLoader loader) throws IOException {
+        List<BootLoader> out = new ArrayList<>();
+        for (Object o : components(loader, iface -> iface.equals(BootLoader.class.getName()))) {
+            out.add((BootLoader) o);
+        }
+        return out;
+    }
+
+    /** Instantiates the components providing an interface the filter accepts: parts as {@link Found}. */
+    private static List<Object> components(ClassLoader loader, java.util.function.Predicate<String> provides)
+            throws IOException {
+        List<Object> out = new ArrayList<>();
         Enumeration<URL> manifests = loader.getResources("META-INF/MANIFEST.MF");
         while (manifests.hasMoreElements()) {
             URL url = manifests.nextElement();
@@ -57,7 +83,7 @@ public final class PartLoader {
             for (String path : components.split(",")) {
                 URL xml = new URL(base + path.trim());
                 try (InputStream in = xml.openStream()) {
-                    Found f = component(loader, in);
+                    Object f = component(loader, in, provides);
                     if (f != null) {
                         out.add(f);
                     }
@@ -70,7 +96,8 @@ public final class PartLoader {
         return out;
     }
 
-    private static Found component(ClassLoader loader, InputStream in) throws ReflectiveOperationException,
+    private static Object component(ClassLoader loader, InputStream in, java.util.function.Predicate<String> wanted)
+            throws ReflectiveOperationException,
             javax.xml.parsers.ParserConfigurationException, org.xml.sax.SAXException, IOException {
         DocumentBuilderFactory f = DocumentBuilderFactory.newInstance();
         f.setNamespaceAware(true);
@@ -92,12 +119,14 @@ public final class PartLoader {
             return null;
         }
         for (int i = 0; i < provides.getLength(); i++) {
-            PartKind kind = kindOf(((Element) provides.item(i)).getAttribute("interface"));
-            if (kind != null) {
+            String iface = ((Element) provides.item(i)).getAttribute("interface");
+            if (wanted.test(iface)) {
                 Class<?> c = loader.loadClass(((Element) impl.item(0)).getAttribute("class"));
                 var ctor = c.getDeclaredConstructor();
                 ctor.setAccessible(true);
-                return new Found(kind, (Part) ctor.newInstance());
+                Object instance = ctor.newInstance();
+                PartKind kind = kindOf(iface);
+                return kind == null ? instance : new Found(kind, (Part) instance);
             }
         }
         return null;

@@ -24,7 +24,8 @@ import org.polyvisor.vm.VmStatus;
  * its console and the VM's statistics. Used by {@code bench/} and by end-to-end tests.
  *
  * <pre>
- * run-guest [--demo | --demo-test | --firmware FILE] [--cpu NAME] [--irqchip NAME]
+ * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
+ *           [--cpu NAME] [--irqchip NAME]
  *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet]
  * </pre>
@@ -62,6 +63,9 @@ public final class RunGuest {
         try {
             for (PartLoader.Found f : PartLoader.load(RunGuest.class.getClassLoader())) {
                 manager.addPart(f.kind(), f.part());
+            }
+            for (org.polyvisor.boot.BootLoader l : PartLoader.bootLoaders(RunGuest.class.getClassLoader())) {
+                manager.registerBootLoader(l);
             }
             Vm vm = manager.define(config);
             AutoCloseable follow = consoleOut == null ? null : vm.console().attach(b -> consoleOut.write(b, 0, b.length));
@@ -134,6 +138,9 @@ public final class RunGuest {
                     case "--demo" -> firmware = bundledRom("demo.rom").toString();
                     case "--demo-test" -> firmware = bundledRom("demo-test.rom").toString();
                     case "--firmware" -> firmware = value(rest, a);
+                    case "--kernel" -> b.kernel(value(rest, a));
+                    case "--initrd" -> b.initrd(value(rest, a));
+                    case "--cmdline" -> b.cmdline(value(rest, a));
                     case "--cpu" -> b.cpu(value(rest, a));
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
@@ -144,15 +151,17 @@ public final class RunGuest {
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
-            if (firmware == null) {
-                throw new IllegalArgumentException("give --demo, --demo-test or --firmware FILE");
+            if (firmware == null && b.build().kernel().isEmpty()) {
+                throw new IllegalArgumentException("give --demo, --demo-test, --firmware FILE or --kernel FILE");
             }
         } catch (IllegalArgumentException | VmException e) {
             System.err.println("run-guest: " + e.getMessage());
             System.exit(64);
             return;
         }
-        b.firmware(firmware);
+        if (firmware != null) {
+            b.firmware(firmware);
+        }
         Result r;
         try {
             r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out);

@@ -1,5 +1,6 @@
 package org.polyvisor.core.internal;
 
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.irq.IrqChip;
@@ -37,6 +38,36 @@ final class IrqRouting {
             public boolean takeNmi() {
                 IrqChip c = chip;
                 return c != null && c.source(vcpu).takeNmi();
+            }
+
+            @Override
+            public boolean hasStartupEvent() {
+                IrqChip c = chip;
+                return c != null && c.source(vcpu).hasStartupEvent();
+            }
+
+            @Override
+            public int takeStartupEvent() {
+                IrqChip c = chip;
+                return c == null ? NO_STARTUP : c.source(vcpu).takeStartupEvent();
+            }
+
+            @Override
+            public boolean ownsMsr(int msr) {
+                IrqChip c = chip;
+                return c != null && c.source(vcpu).ownsMsr(msr);
+            }
+
+            @Override
+            public OptionalLong readMsr(int msr, long tsc) {
+                IrqChip c = chip;
+                return c == null ? OptionalLong.empty() : c.source(vcpu).readMsr(msr, tsc);
+            }
+
+            @Override
+            public boolean writeMsr(int msr, long value, long tsc) {
+                IrqChip c = chip;
+                return c != null && c.source(vcpu).writeMsr(msr, value, tsc);
             }
         };
     }

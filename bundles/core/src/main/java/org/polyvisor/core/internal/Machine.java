@@ -9,6 +9,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.polyvisor.boot.BootException;
+import org.polyvisor.boot.BootImage;
+import org.polyvisor.boot.BootLoader;
+import org.polyvisor.boot.BootPlan;
+import org.polyvisor.boot.BootRequest;
 import org.polyvisor.cpu.ActivityState;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.CpuState;
@@ -82,6 +87,10 @@ final class Machine {
             new java.util.concurrent.ConcurrentHashMap<>();
     private boolean consoleClaimed;
     private String consoleClaimant;
+    /** The loader of a directly booted kernel and what it was asked, for a guest reset; else null. */
+    private BootLoader bootLoader;
+    private BootRequest bootRequest;
+    private BootPlan bootPlan;
 
     /** A device instance and what it needs to be rebuilt. */
     private final class DeviceSlot {
@@ -136,6 +145,9 @@ final class Machine {
             registry.require(PartKind.DEVICE, d.model(), vmName, DeviceModel.class);
         }
         checkImages(config);
+        if (!config.kernel().isEmpty()) {
+            chooseLoader(config, registry, readImage(config, "kernel", config.kernel(), ""));
+        }
     }
 
     /**
@@ -157,7 +169,14 @@ final class Machine {
         }
         if (!config.kernel().isEmpty()) {
             long size = imageSize(config, "kernel", config.kernel());
-            long initrd = config.initrd().isEmpty() ? 0 : imageSize(config, "initrd", config.initrd());
+            if (!config.firmware().isEmpty()) {
+                throw new VmException("vm '" + config.name() + "': give either firmware or a kernel, not both"
+                        + " (firmware loading the kernel through fw_cfg is not supported yet)");
+            }
+            long initrd = 0;
+            for (String[] item : BootRequest.parseInitrdList(config.initrd())) {
+                initrd += imageSize(config, "initrd", item[0]);
+            }
             if (size + initrd > config.memoryBytes()) {
                 throw new VmException(String.format("vm '%s': %s %s, larger than guest RAM (%s)", config.name(),
                         initrd > 0 ? "kernel '" + config.kernel() + "' and initrd '" + config.initrd() + "' are"
@@ -180,6 +199,87 @@ final class Machine {
             p = Path.of(home).resolve(p);
         }
         return p;
+    }
+
+    /**
+     * Finds the boot loader that recognises a kernel best (highest probe score, first registered
+     * on a tie).
+     *
+     * @throws VmException if no registered loader knows the format
+     */
+    private static BootLoader chooseLoader(VmConfig config, PartRegistry registry, BootImage kernel) {
+        BootLoader best = null;
+        int bestScore = BootLoader.NOT_RECOGNISED;
+        List<String> names = new ArrayList<>();
+        for (PartRegistry.LoaderEntry e : registry.loaders()) {
+            names.add(e.name());
+            int score;
+            try {
+                score = e.loader().availability().available() ? e.loader().probe(kernel) : BootLoader.NOT_RECOGNISED;
+            } catch (RuntimeException ex) {
+                score = BootLoader.NOT_RECOGNISED; // a failing loader does not take the image
+            }
+            if (score > bestScore) {
+                best = e.loader();
+                bestScore = score;
+            }
+        }
+        if (best == null) {
+            throw new VmException("vm '" + config.name() + "': kernel image '" + config.kernel() + "' is in no format a"
+                    + " registered boot loader knows (" + (names.isEmpty()
+                    ? "no boot loader is registered: install the polyvisor-boot feature" : "loaders: "
+                    + String.join(", ", names)) + ")");
+        }
+        return best;
+    }
+
+    private static BootImage readImage(VmConfig config, String what, String path, String args) {
+        try {
+            return new BootImage(path, Files.readAllBytes(resolve(path)), args);
+        } catch (IOException e) {
+            throw new VmException("vm '" + config.name() + "': cannot read " + what + " image '" + path + "': "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Loads the configured kernel with the loader that recognises it and points the boot vCPU at
+     * it; on a reset, loads it again. The machine must not run.
+     */
+    private void bootKernel(PartRegistry registry) {
+        Vcpu boot = vcpus.get(0);
+        CpuState reset = boot.engine().exportState();
+        if (bootRequest == null) {
+            BootImage kernel = readImage(config, "kernel", config.kernel(), "");
+            List<BootImage> initrds = new ArrayList<>();
+            for (String[] item : BootRequest.parseInitrdList(config.initrd())) {
+                initrds.add(readImage(config, "initrd", item[0], item[1]));
+            }
+            bootLoader = chooseLoader(config, registry, kernel);
+            bootRequest = new BootRequest(name, kernel, initrds, config.cmdline(), memory, reset, config.vcpus());
+        } else {
+            bootRequest = new BootRequest(name, bootRequest.kernel(), bootRequest.initrds(), bootRequest.cmdline(),
+                    memory, reset, bootRequest.vcpus());
+        }
+        try {
+            bootPlan = bootLoader.load(bootRequest);
+        } catch (BootException e) {
+            throw new VmException(e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new VmException("vm '" + name + "': boot loader '" + bootLoader.name() + "' failed on kernel '"
+                    + config.kernel() + "': " + e, e);
+        }
+        boot.engine().importState(bootPlan.start());
+        vmServices.put(BootPlan.class, bootPlan);
+    }
+
+    /**
+     * Returns what the boot loader placed where, when the VM boots a kernel directly.
+     *
+     * @return the plan, or null when the VM boots firmware
+     */
+    BootPlan bootPlan() {
+        return bootPlan;
     }
 
     private static long imageSize(VmConfig config, String what, String path) {
@@ -210,10 +310,6 @@ final class Machine {
      */
     static Machine assemble(VmImpl vm, VmConfig config, PartRegistry registry, VmConsoleImpl console) {
         check(config, registry);
-        if (!config.kernel().isEmpty()) {
-            throw new VmException("vm '" + config.name() + "': booting a kernel image directly (Linux boot protocol,"
-                    + " multiboot) is not supported yet; boot it through firmware");
-        }
         byte[] firmware = null;
         if (!config.firmware().isEmpty()) {
             try {
@@ -269,6 +365,9 @@ final class Machine {
                 // Application processors wait for a startup IPI, as on a real multiprocessor.
                 engine.importState(engine.exportState().toBuilder().activity(ActivityState.WAIT_FOR_SIPI).build());
             }
+        }
+        if (!config.kernel().isEmpty()) {
+            bootKernel(registry);
         }
         for (Vcpu v : vcpus) {
             v.start(vmName);
@@ -929,6 +1028,14 @@ final class Machine {
                     s = s.toBuilder().activity(ActivityState.WAIT_FOR_SIPI).build();
                 }
                 e.importState(s);
+                return null;
+            }, VCPU_TIMEOUT_MS);
+        }
+        if (bootLoader != null) {
+            // A directly booted kernel has no firmware to load it again: the loader does.
+            Vcpu boot = vcpus.get(0);
+            boot.call(() -> {
+                bootKernel(null);
                 return null;
             }, VCPU_TIMEOUT_MS);
         }

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.polyvisor.boot.BootLoader;
 import org.polyvisor.part.Availability;
 import org.polyvisor.part.Part;
 import org.polyvisor.part.PartKind;
@@ -44,7 +45,12 @@ final class PartRegistry {
     record Entry(PartKind kind, String name, Part part, String provider, long serviceId) {
     }
 
+    /** A registered boot loader (not a part of a VM, so not a {@link PartKind}). */
+    record LoaderEntry(String name, BootLoader loader, String provider, long serviceId) {
+    }
+
     private final Map<PartKind, List<Entry>> entries = new EnumMap<>(PartKind.class);
+    private final List<LoaderEntry> loaders = new ArrayList<>();
     private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
     PartRegistry() {
@@ -92,6 +98,24 @@ final class PartRegistry {
         synchronized (this) {
             entries.get(kind).remove(gone);
         }
+    }
+
+    synchronized void addLoader(BootLoader loader, String provider, long serviceId) {
+        loaders.add(new LoaderEntry(safeName(loader), loader, provider, serviceId));
+        loaders.sort(Comparator.comparingLong(LoaderEntry::serviceId));
+    }
+
+    synchronized void removeLoader(BootLoader loader) {
+        loaders.removeIf(e -> e.loader() == loader);
+    }
+
+    /**
+     * Returns the registered boot loaders, first registered first.
+     *
+     * @return a snapshot
+     */
+    synchronized List<LoaderEntry> loaders() {
+        return List.copyOf(loaders);
     }
 
     private static String safeName(Part part) {

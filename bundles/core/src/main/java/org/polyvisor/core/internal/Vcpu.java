@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.Exit;
+import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.vm.VmException;
 
@@ -320,8 +321,10 @@ final class Vcpu implements Runnable {
         }
         machine.exitCounters().increment(exit.reason());
         if (exit instanceof Exit.Halted) {
-            if (!haltRetried && machine.interrupts(id).hasInterrupt()) {
-                haltRetried = true; // let the engine look at the waiting interrupt (it knows IF)
+            InterruptSource src = machine.interrupts(id);
+            if (!haltRetried && (src.hasInterrupt() || src.hasStartupEvent())) {
+                // let the engine look at the waiting interrupt (it knows IF) or INIT/SIPI
+                haltRetried = true;
             } else {
                 waitHalted(e, kicksBefore);
             }

@@ -24,6 +24,7 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.polyvisor.boot.BootLoader;
 import org.polyvisor.cpu.CpuStrategy;
 import org.polyvisor.device.DeviceModel;
 import org.polyvisor.irq.IrqChipStrategy;
@@ -140,6 +141,25 @@ public final class VmManagerImpl implements VmManager, VmRegistry {
 
     void removeDeviceModel(DeviceModel s) {
         parts.remove(PartKind.DEVICE, s);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addBootLoader(BootLoader l, ServiceReference<BootLoader> ref) {
+        parts.addLoader(l, provider(ref), serviceId(ref));
+    }
+
+    void removeBootLoader(BootLoader l) {
+        parts.removeLoader(l);
+    }
+
+    /**
+     * Registers a boot loader directly (outside OSGi: tests and tools).
+     *
+     * @param loader the loader
+     */
+    public void registerBootLoader(BootLoader loader) {
+        parts.addLoader(loader, "(direct)", Long.MAX_VALUE);
     }
 
     /**

@@ -1,0 +1,108 @@
+package org.polyvisor.tools;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.polyvisor.boot.BootLoader;
+import org.polyvisor.core.internal.VmManagerImpl;
+import org.polyvisor.vm.Vm;
+import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmState;
+
+/**
+ * Real guests from Debian's packages (brought by {@code guests/fetch} into {@code guests/cache/}),
+ * booted directly through the boot loaders on the interpreter: memtest86+ (32-bit, Linux boot
+ * protocol, serial console) and Debian's i386 kernel with the fetched initramfs. Skipped, saying
+ * so, when the cache has not been filled (run {@code guests/fetch}); the cache folder can be moved
+ * with {@code -Dpolyvisor.guests.cache=DIR}.
+ */
+class RealGuestsEndToEndTest {
+
+    private VmManagerImpl manager;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        manager = new VmManagerImpl();
+        for (PartLoader.Found f : PartLoader.load(getClass().getClassLoader())) {
+            manager.addPart(f.kind(), f.part());
+        }
+        for (BootLoader l : PartLoader.bootLoaders(getClass().getClassLoader())) {
+            manager.registerBootLoader(l);
+        }
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.deactivate();
+    }
+
+    static Path cached(String file) {
+        String dir = System.getProperty("polyvisor.guests.cache");
+        Path cache = dir != null ? Paths.get(dir) : Paths.get(System.getProperty("user.dir")).resolve("../guests/cache");
+        Path p = cache.resolve(file).normalize().toAbsolutePath();
+        Assumptions.assumeTrue(Files.isRegularFile(p), "guest image " + p + " not fetched: run guests/fetch to test with it");
+        return p;
+    }
+
+    /** Waits until the console satisfies a condition, the VM stops, or the time is up; returns the console. */
+    private static String runUntil(Vm vm, Duration limit, Predicate<String> done) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        String out = "";
+        while (System.nanoTime() < deadline) {
+            out = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
+            if (done.test(out) || vm.status().state() != VmState.RUNNING) {
+                break;
+            }
+            Thread.sleep(500);
+        }
+        return out;
+    }
+
+    @Test
+    void memtest86PlusCompletesItsFirstTestWithoutErrors() throws Exception {
+        Path memtest = cached("memtest86+ia32.bin");
+        Vm vm = manager.define(VmConfig.builder("memtest").cpu("interpreter").irqchip("pic")
+                .devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(32L << 20)
+                .kernel(memtest.toString()).cmdline("console=ttyS0,115200").build());
+        vm.start();
+        // The screen goes to COM1 as VT100 output; test #0 is done when a later test is shown.
+        Pattern later = Pattern.compile("#([1-9]|1[0-9])  \\[");
+        String out = runUntil(vm, Duration.ofMinutes(5), o -> later.matcher(o).find());
+        String shown = out.replaceAll("\u001b\\[[0-9;?]*[A-Za-z]", " ");
+        assertTrue(shown.contains("Memtest86+ v6"), shown);
+        assertTrue(later.matcher(out).find(), "memtest86+ did not get past test #0:\n" + shown);
+        assertTrue(shown.contains("Errors: 0"), shown);
+        assertFalse(Pattern.compile("Errors: *[1-9]").matcher(shown).find(), shown);
+        assertTrue(vm.status().state() == VmState.RUNNING, vm.status().describe());
+    }
+
+    @Test
+    void debianKernelBootsThroughTheSetupCodeAndTakesTheConsole() throws Exception {
+        Path kernel = cached("vmlinuz-686");
+        Path initrd = cached("initramfs-686.cpio.gz");
+        Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter").irqchip("pic")
+                .devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(128L << 20)
+                .kernel(kernel.toString()).initrd(initrd.toString())
+                .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
+        vm.start();
+        String milestone = System.getProperty("polyvisor.linux.milestone", "printk: console [ttyS0] enabled");
+        String out = runUntil(vm, Duration.ofMinutes(Long.getLong("polyvisor.linux.minutes", 10)),
+                o -> o.contains(milestone));
+        assertTrue(out.contains("Linux version 6."), out);
+        assertTrue(out.contains("BIOS-e820: [mem 0x0000000000100000-0x0000000007ffffff] usable"), out);
+        assertTrue(out.contains("RAMDISK: [mem"), out);
+        assertTrue(out.contains("Kernel command line: console=ttyS0 earlyprintk=serial nokaslr"), out);
+        assertTrue(out.contains(milestone), "no '" + milestone + "' yet (" + vm.status().describe() + "):\n" + out);
+    }
+}
