@@ -116,7 +116,7 @@ final class Machine {
         this.console = console;
         this.ports = new PortBusImpl(exitCounters, busCounters);
         this.mmio = new MmioBusImpl(memory, exitCounters, busCounters);
-        this.clock = new VmClockImpl(config.clock(), this::retired, this::kickAll);
+        this.clock = new VmClockImpl(config.clock(), this::retired, this::kickAll, this::kickFirst);
     }
 
     /**
@@ -702,6 +702,13 @@ final class Machine {
             n += v.retired();
         }
         return n;
+    }
+
+    /** A realtime timer is due: vCPU 0 leaves its engine and runs it (any vCPU runs due timers). */
+    private void kickFirst() {
+        if (!vcpus.isEmpty()) {
+            vcpus.get(0).kick();
+        }
     }
 
     private void kickAll() {

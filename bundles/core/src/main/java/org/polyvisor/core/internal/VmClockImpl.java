@@ -1,6 +1,10 @@
 package org.polyvisor.core.internal;
 
 import java.util.PriorityQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.time.VmClock;
@@ -19,6 +23,20 @@ final class VmClockImpl implements VmClock {
     private final LongSupplier retired;
     private final PriorityQueue<TimerImpl> timers = new PriorityQueue<>();
     private final Runnable onEarlierTimer;
+    private final Runnable onDue;
+
+    /**
+     * Host timer that makes a running vCPU leave its engine when a realtime timer falls due, so
+     * a guest timer fires on time even while the vCPU runs a long budget (as a VMM's host timer
+     * kicks a vCPU out of KVM_RUN). One daemon thread serves every VM.
+     */
+    private static final ScheduledExecutorService HOST_TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "polyvisor-timer");
+        t.setDaemon(true);
+        return t;
+    });
+    private ScheduledFuture<?> wakeup;
+    private long armedFor = Long.MAX_VALUE;
     private long sequence;
 
     // realtime
@@ -34,11 +52,46 @@ final class VmClockImpl implements VmClock {
      * @param retired        total instructions retired by the VM's vCPUs (deterministic mode)
      * @param onEarlierTimer told when a timer is scheduled before the earliest one, so halted or
      *                       long-running vCPUs re-evaluate their deadline
+     * @param onDue          told (on the host timer thread) when the earliest realtime timer is due,
+     *                       to make a vCPU run it
      */
-    VmClockImpl(ClockMode mode, LongSupplier retired, Runnable onEarlierTimer) {
+    VmClockImpl(ClockMode mode, LongSupplier retired, Runnable onEarlierTimer, Runnable onDue) {
         this.mode = mode;
         this.retired = retired;
         this.onEarlierTimer = onEarlierTimer;
+        this.onDue = onDue;
+    }
+
+    /** Arms the host wake-up for the earliest timer (realtime mode, while running). */
+    private void arm() {
+        if (mode != ClockMode.REALTIME || runningSince < 0) {
+            return;
+        }
+        long next = nextDeadline();
+        if (next == armedFor) {
+            return;
+        }
+        disarm();
+        if (next == Long.MAX_VALUE) {
+            return;
+        }
+        armedFor = next;
+        long delay = Math.max(0, next - nanos());
+        wakeup = HOST_TIMER.schedule(() -> {
+            synchronized (this) {
+                armedFor = Long.MAX_VALUE;
+                wakeup = null;
+            }
+            onDue.run();
+        }, delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void disarm() {
+        if (wakeup != null) {
+            wakeup.cancel(false);
+            wakeup = null;
+        }
+        armedFor = Long.MAX_VALUE;
     }
 
     @Override
@@ -59,6 +112,7 @@ final class VmClockImpl implements VmClock {
         if (runningSince < 0) {
             runningSince = System.nanoTime();
         }
+        arm();
     }
 
     /** Freezes realtime virtual time (pause). */
@@ -67,6 +121,7 @@ final class VmClockImpl implements VmClock {
             accumulated += System.nanoTime() - runningSince;
             runningSince = -1;
         }
+        disarm();
     }
 
     @Override
@@ -77,6 +132,7 @@ final class VmClockImpl implements VmClock {
             t = new TimerImpl(deadlineNanos, sequence++, action);
             timers.add(t);
             earliest = timers.peek() == t;
+            arm();
         }
         if (earliest) {
             onEarlierTimer.run();
@@ -109,6 +165,7 @@ final class VmClockImpl implements VmClock {
                 long now = nanos();
                 t = timers.peek();
                 if (t == null || (!t.cancelled && t.deadline > now)) {
+                    arm();
                     return n;
                 }
                 timers.poll();

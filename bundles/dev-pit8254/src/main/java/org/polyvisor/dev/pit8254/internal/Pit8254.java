@@ -381,11 +381,26 @@ final class Pit8254 implements Device {
 
     /** Drives IRQ 0 from channel 0's OUT now and schedules the next transition. Lock held. */
     private void updateIrq() {
+        updateIrq(-1);
+    }
+
+    /**
+     * Drives IRQ 0 from channel 0's OUT at {@code atTicks} (the transition a timer was scheduled for,
+     * or -1: now) and schedules the next transition. A timer runs late on a real clock, and a mode 2
+     * OUT pulse is one PIT clock (838 ns) long: evaluating OUT at the time the timer actually ran
+     * would miss the pulse and lose the interrupt, so a timer evaluates OUT at its scheduled time
+     * (as QEMU's pit_irq_timer does) and catches up period by period, unless it is more than
+     * {@link #MAX_CATCH_UP_TICKS} late (a paused VM), then it resumes from now. Lock held.
+     */
+    private void updateIrq(long atTicks) {
         if (closed) {
             return;
         }
         long now = clock.nanos();
         long ticks = ticksAt(now);
+        if (atTicks >= 0 && atTicks < ticks && ticks - atTicks <= MAX_CATCH_UP_TICKS) {
+            ticks = atTicks;
+        }
         Channel c = channels[0];
         boolean out = c.out(ticks);
         if (out != irqLevel) {
@@ -402,14 +417,18 @@ final class Pit8254 implements Device {
         long gen = ++irqGeneration;
         long next = c.nextTransition(ticks);
         if (next >= 0) {
-            irqTimer = clock.schedule(nanosAt(Math.max(next, ticks + 1)), () -> timerFired(gen));
+            long at = Math.max(next, ticks + 1);
+            irqTimer = clock.schedule(nanosAt(at), () -> timerFired(gen, at));
         }
     }
 
-    private synchronized void timerFired(long gen) {
+    /** How late (in PIT clocks, 1 s) a timer may be and still deliver every transition it missed. */
+    static final long MAX_CATCH_UP_TICKS = 1_193_182;
+
+    private synchronized void timerFired(long gen, long atTicks) {
         if (gen == irqGeneration) {
             irqTimer = null;
-            updateIrq();
+            updateIrq(atTicks);
         }
     }
 

@@ -1,0 +1,166 @@
+package org.polyvisor.guests;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Checks the committed platform test kernels (platform/README.md): the firmware-ROM boot convention, that
+ * they ship in the jar, that every suite in build.sh has its committed ROM, and, where GNU binutils
+ * are installed, that platform/build.sh reproduces them byte for byte from their sources.
+ */
+class PlatformTestBinaryTest {
+
+    /** The suites build.sh knows; each gives platform-NAME.rom. */
+    static final List<String> SUITES = List.of("virtio", "pic");
+
+    private static final int ROM_SIZE = 0x1_0000;
+    private static final int RESET_VECTOR = 0xFFF0;
+    private static final int OPCODE_JMP_FAR = 0xEA;
+    private static final int ROM_SEGMENT = 0xF000;
+    /** Where the real-mode boot code sits in the image (common.S BOOT_OFFSET). */
+    private static final int BOOT_OFFSET = 0xFF00;
+
+    @ParameterizedTest
+    @ValueSource(strings = {"virtio", "pic"})
+    void committedRomKeepsTheBootConvention(String suite) throws IOException {
+        byte[] rom = Files.readAllBytes(platformDir().resolve(rom(suite)));
+        assertBootConvention(rom(suite), rom);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"virtio", "pic"})
+    void jarShipsTheCommittedRom(String suite) throws IOException {
+        byte[] packaged;
+        try (InputStream in = PlatformTestBinaryTest.class.getResourceAsStream(rom(suite))) {
+            assertNotNull(in, "resource org/polyvisor/guests/" + rom(suite) + " is missing from the class path");
+            packaged = in.readAllBytes();
+        }
+        assertArrayEquals(Files.readAllBytes(platformDir().resolve(rom(suite))), packaged,
+                rom(suite) + ": packaged resource differs from platform/" + rom(suite));
+    }
+
+    @Test
+    void buildScriptListsExactlyTheseSuites() throws IOException {
+        String script = Files.readString(platformDir().resolve("build.sh"));
+        assertTrue(script.contains("SUITES=\"" + String.join(" ", SUITES) + "\""),
+                "platform/build.sh SUITES differs from " + SUITES);
+        for (String suite : SUITES) {
+            assertTrue(Files.isRegularFile(platformDir().resolve(suite + ".S")), suite + ".S missing");
+        }
+    }
+
+    @Test
+    void buildScriptReproducesTheCommittedRoms(@TempDir Path out) throws Exception {
+        Assumptions.assumeTrue(List.of("as", "ld", "objcopy").stream().allMatch(PlatformTestBinaryTest::onPath),
+                "GNU binutils (as, ld, objcopy) not installed: cannot rebuild the platform test kernels to compare");
+        Assumptions.assumeTrue(ldEmulates("elf_i386"),
+                "the installed GNU ld has no elf_i386 emulation: cannot rebuild the platform test kernels to compare");
+        String log = run(List.of("sh", platformDir().resolve("build.sh").toString(), out.toString()), 120);
+        for (String suite : SUITES) {
+            Path rebuilt = out.resolve(rom(suite));
+            assertTrue(Files.isRegularFile(rebuilt), "build.sh did not produce " + rom(suite) + "\n" + log);
+            byte[] expected = Files.readAllBytes(platformDir().resolve(rom(suite)));
+            byte[] actual = Files.readAllBytes(rebuilt);
+            assertBootConvention("rebuilt " + rom(suite), actual);
+            int diff = firstDifference(expected, actual);
+            assertTrue(diff < 0, () -> rom(suite) + ": rebuilding gives different bytes from offset 0x"
+                    + Integer.toHexString(diff) + " on; run guests/platform/build.sh and commit the ROMs\n" + log);
+        }
+    }
+
+    private static String rom(String suite) {
+        return "platform-" + suite + ".rom";
+    }
+
+    private static void assertBootConvention(String name, byte[] rom) {
+        assertEquals(ROM_SIZE, rom.length, name + ": size");
+        assertEquals(OPCODE_JMP_FAR, rom[RESET_VECTOR] & 0xFF, name + ": reset vector opcode at 0xFFF0");
+        assertEquals(BOOT_OFFSET, u16(rom, RESET_VECTOR + 1), name + ": reset vector target offset");
+        assertEquals(ROM_SEGMENT, u16(rom, RESET_VECTOR + 3), name + ": reset vector segment");
+        assertEquals(0xFA, rom[BOOT_OFFSET] & 0xFF, name + ": boot code starts with CLI");
+    }
+
+    private static int u16(byte[] b, int i) {
+        return (b[i] & 0xFF) | (b[i + 1] & 0xFF) << 8;
+    }
+
+    private static int firstDifference(byte[] a, byte[] b) {
+        int n = Math.min(a.length, b.length);
+        for (int i = 0; i < n; i++) {
+            if (a[i] != b[i]) {
+                return i;
+            }
+        }
+        return a.length == b.length ? -1 : n;
+    }
+
+    private static Path platformDir() {
+        String dir = System.getProperty("polyvisor.guests.dir");
+        return Paths.get(dir != null ? dir : System.getProperty("user.dir")).toAbsolutePath().resolve("platform");
+    }
+
+    private static boolean onPath(String tool) {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return false;
+        }
+        for (String dir : path.split(File.pathSeparator)) {
+            if (!dir.isEmpty() && Files.isExecutable(Paths.get(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean ldEmulates(String emulation) {
+        try {
+            return run(List.of("ld", "-V"), 30).contains(emulation);
+        } catch (IOException | AssertionError e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static String run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ByteArrayOutputStream output = new ByteArrayOutputStream();
+        Thread reader = new Thread(() -> {
+            try (InputStream in = process.getInputStream()) {
+                in.transferTo(output);
+            } catch (IOException ignored) {
+                // the process went away; what was read so far is reported
+            }
+        });
+        reader.start();
+        if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            reader.join();
+            throw new AssertionError(String.join(" ", command) + " timed out after " + timeoutSeconds + " s\n"
+                    + output.toString(StandardCharsets.UTF_8));
+        }
+        reader.join();
+        String log = output.toString(StandardCharsets.UTF_8);
+        assertEquals(0, process.exitValue(), String.join(" ", command) + " failed\n" + log);
+        return log;
+    }
+}
