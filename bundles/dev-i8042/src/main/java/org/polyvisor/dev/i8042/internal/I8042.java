@@ -23,8 +23,8 @@ import org.polyvisor.part.SavedState;
  * <p>System reset: controller command 0xfe (or any 0xf0-0xff pulse with output bit 0 selected,
  * or an output-port write with bit 0 clear) and a 0 -> 1 write of bit 0 at port 0x92 reset the
  * machine through {@link VmControl#reset()}. A20: the gate is output-port bit 1 OR port 0x92 bit 1,
- * as on PS/2 machines; nothing in the platform masks address bit 20 yet (see the README), so the
- * state is kept, saved and shown in the statistics.
+ * as on PS/2 machines; every change goes to {@link VmControl#setA20}, which masks address bit 20
+ * of the vCPUs' physical accesses while the gate is closed (also after {@link #restoreState}).
  *
  * <p>Threat model: the guest controls every byte written to 0x60, 0x64 and 0x92. Unknown
  * controller commands are ignored, unknown device commands answer 0xfe (resend) as a keyboard
@@ -236,12 +236,19 @@ final class I8042 implements Device {
     private void setOutputPort(int v) {
         boolean before = a20();
         outputPort = (outputPort & (OUT_KBD_OBF | OUT_AUX_OBF)) | (v & ~(OUT_KBD_OBF | OUT_AUX_OBF));
-        if (before != a20()) {
-            a20Changes++;
-        }
+        a20Written(before);
         if ((v & OUT_RESET) == 0) {
             outputPort |= OUT_RESET; // the reset line is a pulse, the machine comes back with it high
             systemReset();
+        }
+    }
+
+    /** After a write that may move the gate: counts a change and tells the platform (it masks bit 20). */
+    private void a20Written(boolean before) {
+        boolean now = a20();
+        if (before != now) {
+            a20Changes++;
+            control.setA20(now);
         }
     }
 
@@ -403,9 +410,7 @@ final class I8042 implements Device {
                 boolean before = a20();
                 int old = port92Bits;
                 port92Bits = value & (P92_A20 | P92_RESET);
-                if (before != a20()) {
-                    a20Changes++;
-                }
+                a20Written(before);
                 if ((value & P92_RESET) != 0 && (old & P92_RESET) == 0) {
                     port92Bits &= ~P92_RESET;
                     systemReset(); // fast reset: a 0 -> 1 transition of bit 0
@@ -423,7 +428,9 @@ final class I8042 implements Device {
 
     @Override
     public synchronized void reset() {
+        boolean before = a20();
         powerOn();
+        a20Written(before); // power-on opens the gate again
         updateIrq();
     }
 
@@ -463,6 +470,7 @@ final class I8042 implements Device {
         for (int b : q) {
             queue.add(b & 0x1FF);
         }
+        control.setA20(a20()); // the platform's mask follows the restored gate, whatever it was
         updateIrq();
     }
 

@@ -124,9 +124,25 @@ class I8042Test {
         assertTrue(kbc.a20());
         assertEquals(1L, kbc.stats().get("a20-enabled"));
         assertEquals(4L, kbc.stats().get("a20-changes"));
+        assertEquals(java.util.List.of(false, true, false, true), ctx.control().a20Changes(),
+                "every gate change reaches VmControl.setA20");
+        assertTrue(ctx.control().a20());
         assertEquals(0, ctx.control().resets());
         ctx.outb(0x92, 0x03);                // fast reset: bit 0 from 0 to 1
         assertEquals(1, ctx.control().resets());
+    }
+
+    @Test
+    void restoreTellsThePlatformTheGate() {
+        command(0xDD);                       // A20 off
+        assertFalse(ctx.control().a20());
+        SavedState closed = kbc.saveState();
+        command(0xDF);
+        assertTrue(ctx.control().a20());
+        kbc.restoreState(closed);
+        assertFalse(ctx.control().a20(), "restoreState re-applies the saved gate");
+        kbc.reset();
+        assertTrue(ctx.control().a20(), "reset opens it again");
     }
 
     @Test

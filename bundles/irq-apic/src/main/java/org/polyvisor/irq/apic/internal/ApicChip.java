@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.polyvisor.io.MmioDevice;
@@ -606,7 +607,7 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
         return 0;
     }
 
-    // ---- the proposed API: MSRs and startup events --------------------------------------------------
+    // ---- MSRs and startup events (InterruptSource, API 0.2) --------------------------------------------------
 
     /**
      * An RDMSR of IA32_APIC_BASE, IA32_TSC_DEADLINE or an x2APIC register by a vCPU.
@@ -860,7 +861,7 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
 
     // ---- per-vCPU interrupt source ------------------------------------------------------------------
 
-    /** What one vCPU's engine sees. The extra methods are the proposed API additions. */
+    /** What one vCPU's engine sees: interrupts, NMIs, INIT/SIPI and the APIC's MSRs. */
     final class VcpuPort implements InterruptSource {
         final int vcpu;
         volatile boolean ready;
@@ -926,22 +927,34 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
             }
         }
 
-        /**
-         * Proposed {@code InterruptSource.takeStartupEvent()}.
-         *
-         * @return -2 for INIT, a SIPI vector, or -1
-         */
+        /** INIT ({@link #INIT}), a SIPI vector, or {@link #NO_STARTUP}; see {@link LocalApic#takeStartup}. */
+        @Override
         public int takeStartupEvent() {
-            return event ? takeStartup(vcpu) : -1;
+            return event ? takeStartup(vcpu) : NO_STARTUP;
         }
 
-        /**
-         * Proposed {@code InterruptSource.hasStartupEvent()}: an INIT or SIPI waits (cheap).
-         *
-         * @return true if {@link #takeStartupEvent()} would return one
-         */
+        /** An INIT or SIPI waits (cheap: the volatile flag first). */
+        @Override
         public boolean hasStartupEvent() {
             return event && apics[vcpu].startupPending();
+        }
+
+        /** IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC range (SDM Vol. 3A 10.4.4, 10.5.4.1, 10.12.1.2). */
+        @Override
+        public boolean ownsMsr(int msr) {
+            return msr == LocalApic.MSR_APIC_BASE || msr == LocalApic.MSR_TSC_DEADLINE
+                    || msr >= LocalApic.MSR_X2APIC_FIRST && msr <= LocalApic.MSR_X2APIC_LAST;
+        }
+
+        @Override
+        public OptionalLong readMsr(int msr, long tsc) {
+            LocalApic.MsrResult r = ApicChip.this.readMsr(vcpu, msr, tsc - clock.nanos());
+            return r.fault() ? OptionalLong.empty() : OptionalLong.of(r.value());
+        }
+
+        @Override
+        public boolean writeMsr(int msr, long value, long tsc) {
+            return !ApicChip.this.writeMsr(vcpu, msr, value, tsc - clock.nanos()).fault();
         }
     }
 }

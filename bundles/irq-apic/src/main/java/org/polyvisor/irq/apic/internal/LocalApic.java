@@ -402,7 +402,7 @@ final class LocalApic {
         nmiPending = true;
     }
 
-    /** Takes a pending INIT (-2), SIPI vector (0..255) or nothing (-1); see the proposed API. */
+    /** Takes a pending INIT (-2), SIPI vector (0..255) or nothing (-1), as InterruptSource.takeStartupEvent. */
     int takeStartup() {
         if (initPending) {
             initPending = false;

@@ -426,6 +426,32 @@ class ApicChipTest {
     }
 
     @Test
+    void startupEventsAndMsrsThroughTheInterruptSourceApi() {
+        make(2);
+        h.enable(0);
+        org.polyvisor.irq.InterruptSource ap = h.chip.source(1);
+        assertTrue(ap.ownsMsr(0x1B) && ap.ownsMsr(0x6E0) && ap.ownsMsr(0x800) && ap.ownsMsr(0x8FF));
+        assertFalse(ap.ownsMsr(0x10) || ap.ownsMsr(0x900));
+        assertEquals(0xFEE0_0000L | 1 << 11, h.on(1, () -> ap.readMsr(0x1B, 1234).getAsLong()));
+        assertTrue(h.on(1, () -> ap.readMsr(0x802, 0).isEmpty()), "x2APIC MSR in xAPIC mode: #GP");
+        assertFalse(h.on(1, () -> ap.writeMsr(0x1B, 1L << 10, 0)), "EXTD without EN: #GP");
+        assertFalse(ap.hasStartupEvent());
+        int kicks = h.ctx.kicks(1);
+        h.write(0, ICR_HI, 1 << 24);
+        h.write(0, ICR_LO, 0x4500); // INIT
+        assertTrue(h.ctx.kicks(1) > kicks, "INIT kicks the target so a halted vCPU wakes");
+        assertTrue(ap.hasStartupEvent());
+        assertEquals(org.polyvisor.irq.InterruptSource.INIT, h.on(1, ap::takeStartupEvent));
+        assertFalse(ap.hasStartupEvent());
+        kicks = h.ctx.kicks(1);
+        h.write(0, ICR_LO, 0x4600 | 0x12); // SIPI
+        assertTrue(h.ctx.kicks(1) > kicks, "SIPI kicks the target");
+        assertTrue(ap.hasStartupEvent());
+        assertEquals(0x12, h.on(1, ap::takeStartupEvent));
+        assertEquals(org.polyvisor.irq.InterruptSource.NO_STARTUP, h.on(1, ap::takeStartupEvent));
+    }
+
+    @Test
     void nmiIpiIsTakenOnce() {
         make(2);
         h.enable(0);
