@@ -109,6 +109,15 @@ public final class LazyFlags {
                 return Integer.compareUnsigned(src1, src2) < 0;
             case OP_LOGIC:
                 return false;
+            case OP_INC:
+            case OP_DEC:
+                return carryIn != 0; // INC and DEC keep CF: it is carried through
+            case OP_ADC:
+                return carryIn != 0 ? Integer.compareUnsigned(result, src1) <= 0
+                        : Integer.compareUnsigned(result, src1) < 0;
+            case OP_SBB:
+                return carryIn != 0 ? Integer.compareUnsigned(src1, src2) <= 0
+                        : Integer.compareUnsigned(src1, src2) < 0;
             default:
                 return (compute(op, size, src1, src2, result, carryIn) & Eflags.CF) != 0;
         }
@@ -136,6 +145,15 @@ public final class LazyFlags {
      * @return whether the condition holds
      */
     public boolean condition(int cc) {
+        // Kept small so the JIT inlines it into the executor: JZ/JNZ after anything but a flags
+        // load (the loop-closing branch) is decided here, the rest in conditionSlow.
+        if ((cc & 0xE) == 4 && op != OP_NONE) {
+            return (result == 0) == ((cc & 1) == 0);
+        }
+        return conditionSlow(cc);
+    }
+
+    private boolean conditionSlow(int cc) {
         if (op == OP_SUB) {
             // Fast paths for CMP/SUB: compare the operands directly.
             switch (cc) {

@@ -10,6 +10,38 @@ import org.polyvisor.cpu.SegmentRegister;
 
 class X86HelpersTest {
 
+    /** The shortcuts in cf() and condition() (no full flag computation) agree with get(). */
+    @Test
+    void lazyFlagShortcutsAgreeWithFullComputation() {
+        java.util.Random rnd = new java.util.Random(7);
+        LazyFlags f = new LazyFlags();
+        int[] ops = {LazyFlags.OP_ADD, LazyFlags.OP_ADC, LazyFlags.OP_SUB, LazyFlags.OP_SBB, LazyFlags.OP_LOGIC,
+            LazyFlags.OP_INC, LazyFlags.OP_DEC};
+        for (int i = 0; i < 20_000; i++) {
+            int op = ops[rnd.nextInt(ops.length)];
+            int size = 1 << rnd.nextInt(3);
+            int a = rnd.nextInt(4) == 0 ? LazyFlags.mask(size) : rnd.nextInt();
+            int b = op == LazyFlags.OP_INC || op == LazyFlags.OP_DEC ? 1 : rnd.nextInt(4) == 0 ? a : rnd.nextInt();
+            int cin = rnd.nextInt(2);
+            int r = switch (op) {
+                case LazyFlags.OP_ADD -> a + b;
+                case LazyFlags.OP_ADC -> a + b + cin;
+                case LazyFlags.OP_SUB -> a - b;
+                case LazyFlags.OP_SBB -> a - b - cin;
+                case LazyFlags.OP_LOGIC -> a ^ b;
+                case LazyFlags.OP_INC -> a + 1;
+                default -> a - 1;
+            };
+            f.setWithCarry(op, size, a, b, r, cin);
+            int all = f.get();
+            String what = "op " + op + " size " + size + " a " + a + " b " + b + " cin " + cin;
+            assertEquals((all & Eflags.CF) != 0, f.cf(), what);
+            for (int cc = 0; cc < 16; cc++) {
+                assertEquals(LazyFlags.condition(cc, all), f.condition(cc), what + " cc " + cc);
+            }
+        }
+    }
+
     @Test
     void lazyFlagsMatchEagerComputation() {
         LazyFlags f = new LazyFlags();

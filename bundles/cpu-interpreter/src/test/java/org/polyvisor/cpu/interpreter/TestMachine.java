@@ -48,6 +48,13 @@ public final class TestMachine implements VcpuContext {
     public volatile int pendingVector = -1;
     public int acknowledged;
     public Integer exitPortValue;
+    /** What {@link #a20Mask()} answers: -1 (gate open) or ~(1 << 20). Engines read it per run. */
+    public volatile long a20 = -1L;
+    /** INIT ({@link InterruptSource#INIT}) and SIPI vectors the interrupt source hands out, in order. */
+    public final java.util.concurrent.ConcurrentLinkedQueue<Integer> startupEvents =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** What {@link #vcpuId()} answers (0: the bootstrap processor). */
+    public volatile int vcpuId;
     public final CpuEngine engine;
 
     private final PortBus ports = new PortBus() {
@@ -72,6 +79,8 @@ public final class TestMachine implements VcpuContext {
             portWrites.add(new int[] {port, size, value});
             if (port == 0x3F8) {
                 uart.write(value);
+            } else if (port == 0x92) {
+                a20 = (value & 2) != 0 ? -1L : ~(1L << 20); // fast A20, as the i8042 + core do
             } else if (port == 0xF4) {
                 exitPortValue = value;
                 engine.requestExit();
@@ -125,6 +134,17 @@ public final class TestMachine implements VcpuContext {
             acknowledged++;
             return v;
         }
+
+        @Override
+        public boolean hasStartupEvent() {
+            return !startupEvents.isEmpty();
+        }
+
+        @Override
+        public int takeStartupEvent() {
+            Integer e = startupEvents.poll();
+            return e == null ? NO_STARTUP : e;
+        }
     };
 
     private final VmClock clock = new VmClock() {
@@ -166,7 +186,7 @@ public final class TestMachine implements VcpuContext {
 
     @Override
     public int vcpuId() {
-        return 0;
+        return vcpuId;
     }
 
     @Override
@@ -199,9 +219,10 @@ public final class TestMachine implements VcpuContext {
         return Optional.empty();
     }
 
-    /** A20 gate open: no physical address bit is masked (VcpuContext.a20Mask, API 0.2). */
+    /** The A20 mask: {@link #a20} (VcpuContext.a20Mask, API 0.2). */
+    @Override
     public long a20Mask() {
-        return -1L;
+        return a20;
     }
 
     // ---- helpers ----

@@ -66,6 +66,15 @@ final class Arith {
 
     static void incDec(Cpu c, Instruction in, boolean inc) {
         int size = in.size(0);
+        if (size == 4 && in.kind(0) == Instruction.KIND_REG) {
+            // The loop counter form (dec ecx): straight to the register file.
+            int n = in.reg(0);
+            int a = c.r[n];
+            int r = inc ? a + 1 : a - 1;
+            c.lazy.setWithCarry(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, 4, a, 1, r, c.lazy.cf() ? 1 : 0);
+            c.r[n] = r;
+            return;
+        }
         int a = c.readOp(in, 0);
         int r = inc ? a + 1 : a - 1;
         int cin = c.lazy.cf() ? 1 : 0;

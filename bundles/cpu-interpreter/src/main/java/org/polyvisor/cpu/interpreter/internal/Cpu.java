@@ -120,6 +120,11 @@ final class Cpu implements CodeFetcher {
 
     // ---- caches ----
     final Tlb tlb = new Tlb();
+    /**
+     * {@link VcpuContext#a20Mask()} as of the start of this run; applied when the TLB is filled, so
+     * the TLB (and the fetch page) is flushed whenever it changes ({@link #syncA20}).
+     */
+    long a20Mask = -1L;
     final CodeCache codeCache;
     private long fetchKey;
     private long fetchPhysPage;
@@ -517,7 +522,8 @@ final class Cpu implements CodeFetcher {
         } catch (PageFault pf) {
             throw X86Exception.pageFault(linear, pf.errorCode());
         }
-        long physPage = Translation.page(res);
+        // The A20 gate masks physical addresses; folded into the fill so a TLB hit needs nothing.
+        long physPage = Translation.page(res) & a20Mask;
         long entry = memory.isMemory(physPage) ? physPage : physPage | Tlb.MMIO;
         int idx = Tlb.index(linear);
         long key = Tlb.key(linear, user);
@@ -582,6 +588,19 @@ final class Cpu implements CodeFetcher {
                 mmuEpoch = e;
                 flushTlb();
             }
+        }
+    }
+
+    /**
+     * At the start of a run: picks up a change of the A20 gate ({@link VcpuContext#a20Mask()}).
+     * TLB entries hold masked physical pages, so they go; the code cache is by physical page and
+     * stays valid.
+     */
+    void syncA20() {
+        long m = context.a20Mask();
+        if (m != a20Mask) {
+            a20Mask = m;
+            flushTlb();
         }
     }
 

@@ -17,7 +17,20 @@ final class Executor {
     }
 
     static void execute(Cpu c, Instruction in) {
+        // The commonest forms first, in a method small enough for the JIT to inline into the
+        // instruction loop (with its callees); everything else in executeOther.
         Mnemonic m = in.mnemonic();
+        switch (m) {
+            case JCC -> Control.jcc(c, in);
+            case DEC -> Arith.incDec(c, in, false);
+            case INC -> Arith.incDec(c, in, true);
+            case MOV -> DataOps.mov(c, in);
+            case ADD, OR, ADC, SBB, AND, SUB, XOR, CMP -> Arith.alu(c, in, m);
+            default -> executeOther(c, in, m);
+        }
+    }
+
+    private static void executeOther(Cpu c, Instruction in, Mnemonic m) {
         switch (m) {
             case ADD, OR, ADC, SBB, AND, SUB, XOR, CMP -> Arith.alu(c, in, m);
             case TEST -> Arith.test(c, in);

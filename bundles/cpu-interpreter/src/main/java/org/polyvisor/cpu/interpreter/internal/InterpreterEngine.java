@@ -10,6 +10,7 @@ import org.polyvisor.cpu.Exit;
 import org.polyvisor.cpu.PendingEvents;
 import org.polyvisor.cpu.SegmentRegister;
 import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.x86.ControlRegisters;
 import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.ExceptionVectors;
@@ -56,6 +57,15 @@ final class InterpreterEngine implements CpuEngine {
         }
         try {
             c.syncMmu();
+            c.syncA20();
+            // INIT/SIPI: the chip kicks the vCPU when it posts one, so a run always starts after
+            // it; one volatile read per run, not per instruction.
+            if (c.interrupts.hasStartupEvent()) {
+                startupEvent(c.interrupts.takeStartupEvent());
+            }
+            if (c.activity == ActivityState.WAIT_FOR_SIPI) {
+                return HALTED;
+            }
             deliverImportedEvents();
             if (c.activity == ActivityState.HALTED) {
                 if (!wakeFromHalt()) {
@@ -135,6 +145,32 @@ final class InterpreterEngine implements CpuEngine {
         }
         retired += n;
         return n;
+    }
+
+    /**
+     * Acts on an INIT or a startup IPI (SDM Vol. 3A 9.1 table 9-1, 9.4.4, 10.6.1). INIT resets the
+     * vCPU as power-on does, except that the caches, the MSRs, the x87/SSE state, the TSC and
+     * CR0.CD/NW are kept; the bootstrap processor then runs from the reset vector, an application
+     * processor waits for SIPI. A SIPI with vector {@code v} while waiting starts real mode at
+     * {@code CS = v << 8} (base {@code v << 12}), {@code IP = 0}; at other times it is ignored.
+     */
+    private void startupEvent(int event) {
+        if (event == InterruptSource.INIT) {
+            CpuState now = exportState();
+            CpuState reset = CpuState.powerOn(c.model.signature());
+            CpuState.Builder b = reset.toBuilder();
+            long keep = ControlRegisters.CR0_CD | ControlRegisters.CR0_NW;
+            b.cr0(reset.cr0() & ~keep | now.cr0() & keep);
+            b.msrs(now.msrs()).fpu(now.fpu()).tsc(now.tsc());
+            b.activity(c.context.vcpuId() == 0 ? ActivityState.ACTIVE : ActivityState.WAIT_FOR_SIPI);
+            importState(b.build());
+        } else if (event >= 0 && c.activity == ActivityState.WAIT_FOR_SIPI) {
+            CpuState.Builder b = exportState().toBuilder();
+            b.segment(CpuState.CS, new SegmentRegister(event << 8, (long) event << 12, 0xFFFF,
+                    SegmentRegister.REAL_MODE_CODE));
+            b.rip(0).activity(ActivityState.ACTIVE);
+            importState(b.build());
+        }
     }
 
     private boolean wakeFromHalt() {

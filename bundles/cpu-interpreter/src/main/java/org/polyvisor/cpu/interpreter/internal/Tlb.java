@@ -8,7 +8,8 @@ import java.util.Arrays;
  * say whether the physical page is memory or MMIO, so a hit needs no region search either. A write
  * entry is only filled once the walk has set the dirty bit (and the MMU, if any, need not see
  * writes: {@link org.polyvisor.mmu.Translation#cachesWrites}). Global entries survive a CR3 load
- * while CR4.PGE is set.
+ * while CR4.PGE is set. Physical pages are stored with the A20 mask already applied
+ * ({@code Cpu.a20Mask}), so the whole TLB is flushed when the gate changes.
  */
 final class Tlb {
 
