@@ -1,20 +1,21 @@
 package org.polyvisor.guests;
 
+import static org.polyvisor.guests.GuestImages.firstDifference;
+import static org.polyvisor.guests.GuestImages.ldEmulates;
+import static org.polyvisor.guests.GuestImages.onPath;
+import static org.polyvisor.guests.GuestImages.run;
+import static org.polyvisor.guests.GuestImages.u16;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -69,7 +70,7 @@ class CpuTestBinaryTest {
 
     @Test
     void buildScriptReproducesTheCommittedRoms(@TempDir Path out) throws Exception {
-        Assumptions.assumeTrue(List.of("as", "ld", "objcopy").stream().allMatch(CpuTestBinaryTest::onPath),
+        Assumptions.assumeTrue(List.of("as", "ld", "objcopy").stream().allMatch(GuestImages::onPath),
                 "GNU binutils (as, ld, objcopy) not installed: cannot rebuild the CPU test kernels to compare");
         Assumptions.assumeTrue(ldEmulates("elf_i386"),
                 "the installed GNU ld has no elf_i386 emulation: cannot rebuild the CPU test kernels to compare");
@@ -98,69 +99,13 @@ class CpuTestBinaryTest {
         assertEquals(0xFA, rom[BOOT_OFFSET] & 0xFF, name + ": boot code starts with CLI");
     }
 
-    private static int u16(byte[] b, int i) {
-        return (b[i] & 0xFF) | (b[i + 1] & 0xFF) << 8;
-    }
 
-    private static int firstDifference(byte[] a, byte[] b) {
-        int n = Math.min(a.length, b.length);
-        for (int i = 0; i < n; i++) {
-            if (a[i] != b[i]) {
-                return i;
-            }
-        }
-        return a.length == b.length ? -1 : n;
-    }
 
     private static Path cputestDir() {
         String dir = System.getProperty("polyvisor.guests.dir");
         return Paths.get(dir != null ? dir : System.getProperty("user.dir")).toAbsolutePath().resolve("cputest");
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String dir : path.split(File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Paths.get(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
-    private static boolean ldEmulates(String emulation) {
-        try {
-            return run(List.of("ld", "-V"), 30).contains(emulation);
-        } catch (IOException | AssertionError e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 
-    private static String run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        ByteArrayOutputStream output = new ByteArrayOutputStream();
-        Thread reader = new Thread(() -> {
-            try (InputStream in = process.getInputStream()) {
-                in.transferTo(output);
-            } catch (IOException ignored) {
-                // the process went away; what was read so far is reported
-            }
-        });
-        reader.start();
-        if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            reader.join();
-            throw new AssertionError(String.join(" ", command) + " timed out after " + timeoutSeconds + " s\n"
-                    + output.toString(StandardCharsets.UTF_8));
-        }
-        reader.join();
-        String log = output.toString(StandardCharsets.UTF_8);
-        assertEquals(0, process.exitValue(), String.join(" ", command) + " failed\n" + log);
-        return log;
-    }
 }

@@ -1,20 +1,22 @@
 package org.polyvisor.guests;
 
+import static org.polyvisor.guests.GuestImages.firstDifference;
+import static org.polyvisor.guests.GuestImages.ldEmulates;
+import static org.polyvisor.guests.GuestImages.onPath;
+import static org.polyvisor.guests.GuestImages.run;
+import static org.polyvisor.guests.GuestImages.u16;
+import static org.polyvisor.guests.GuestImages.u8;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -66,7 +68,7 @@ class DemoGuestBinaryTest {
 
     @Test
     void buildScriptReproducesTheCommittedRoms(@TempDir Path out) throws Exception {
-        Assumptions.assumeTrue(BINUTILS.stream().allMatch(DemoGuestBinaryTest::onPath),
+        Assumptions.assumeTrue(BINUTILS.stream().allMatch(GuestImages::onPath),
                 "GNU binutils (as, ld, objcopy) not installed: cannot rebuild the demo guest to compare");
         Assumptions.assumeTrue(ldEmulates("elf_i386"),
                 "the installed GNU ld has no elf_i386 emulation: cannot rebuild the demo guest to compare");
@@ -96,23 +98,8 @@ class DemoGuestBinaryTest {
                 name + ": reset vector target 0x" + Integer.toHexString(offset) + " is not below the reset vector");
     }
 
-    private static int u8(byte[] b, int i) {
-        return b[i] & 0xFF;
-    }
 
-    private static int u16(byte[] b, int i) {
-        return u8(b, i) | u8(b, i + 1) << 8;
-    }
 
-    private static int firstDifference(byte[] a, byte[] b) {
-        int n = Math.min(a.length, b.length);
-        for (int i = 0; i < n; i++) {
-            if (a[i] != b[i]) {
-                return i;
-            }
-        }
-        return a.length == b.length ? -1 : n;
-    }
 
     /** The guests module directory: set by the pom, else the working directory. */
     private static Path guestsDir() {
@@ -120,52 +107,6 @@ class DemoGuestBinaryTest {
         return Paths.get(dir != null ? dir : System.getProperty("user.dir")).toAbsolutePath();
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String dir : path.split(File.pathSeparator)) {
-            if (!dir.isEmpty() && Files.isExecutable(Paths.get(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
-    /** Whether `ld -V` lists the emulation: binutils for another architecture do not. */
-    private static boolean ldEmulates(String emulation) {
-        try {
-            return run(List.of("ld", "-V"), 30).contains(emulation);
-        } catch (IOException | AssertionError e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 
-    /** Runs a command, returning its combined output; fails on a non-zero exit or timeout. */
-    private static String run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        ByteArrayOutputStream output = new ByteArrayOutputStream();
-        Thread reader = new Thread(() -> {
-            try (InputStream in = process.getInputStream()) {
-                in.transferTo(output);
-            } catch (IOException ignored) {
-                // the process went away; what was read so far is reported
-            }
-        });
-        reader.start();
-        if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            reader.join();
-            throw new AssertionError(String.join(" ", command) + " timed out after " + timeoutSeconds + " s\n"
-                    + output.toString(StandardCharsets.UTF_8));
-        }
-        reader.join();
-        String log = output.toString(StandardCharsets.UTF_8);
-        assertEquals(0, process.exitValue(), String.join(" ", command) + " failed\n" + log);
-        return log;
-    }
 }

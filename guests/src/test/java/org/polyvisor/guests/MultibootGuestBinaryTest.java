@@ -1,20 +1,19 @@
 package org.polyvisor.guests;
 
+import static org.polyvisor.guests.GuestImages.onPath;
+import static org.polyvisor.guests.GuestImages.run;
+import static org.polyvisor.guests.GuestImages.u32;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,7 +63,7 @@ class MultibootGuestBinaryTest {
 
     @Test
     void buildScriptReproducesTheCommittedKernels(@TempDir Path out) throws Exception {
-        Assumptions.assumeTrue(List.of("gcc", "ld", "objcopy").stream().allMatch(MultibootGuestBinaryTest::onPath),
+        Assumptions.assumeTrue(List.of("gcc", "ld", "objcopy").stream().allMatch(GuestImages::onPath),
                 "gcc and GNU binutils not installed: cannot rebuild the multiboot test kernels to compare");
         String log;
         try {
@@ -90,47 +89,11 @@ class MultibootGuestBinaryTest {
         return -1;
     }
 
-    private static long u32(byte[] b, int i) {
-        return (b[i] & 0xFFL) | (b[i + 1] & 0xFFL) << 8 | (b[i + 2] & 0xFFL) << 16 | (b[i + 3] & 0xFFL) << 24;
-    }
 
     private static Path dir() {
         String d = System.getProperty("polyvisor.guests.dir");
         return Paths.get(d != null ? d : System.getProperty("user.dir")).toAbsolutePath().resolve("multiboot");
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String d : path.split(File.pathSeparator)) {
-            if (!d.isEmpty() && Files.isExecutable(Paths.get(d, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 
-    private static String run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        ByteArrayOutputStream output = new ByteArrayOutputStream();
-        Thread reader = new Thread(() -> {
-            try (InputStream in = p.getInputStream()) {
-                in.transferTo(output);
-            } catch (IOException ignored) {
-                // the process went away; what was read so far is reported
-            }
-        });
-        reader.start();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            reader.join();
-            throw new AssertionError(String.join(" ", command) + " timed out\n" + output.toString(StandardCharsets.UTF_8));
-        }
-        reader.join();
-        String log = output.toString(StandardCharsets.UTF_8);
-        assertEquals(0, p.exitValue(), String.join(" ", command) + " failed\n" + log);
-        return log;
-    }
 }

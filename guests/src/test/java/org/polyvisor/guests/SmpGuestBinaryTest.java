@@ -1,10 +1,10 @@
 package org.polyvisor.guests;
 
+import static org.polyvisor.guests.GuestImages.onPath;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -84,13 +84,4 @@ class SmpGuestBinaryTest {
         return Paths.get(dir != null ? dir : System.getProperty("user.dir")).toAbsolutePath().resolve("smp");
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        for (String d : path == null ? new String[0] : path.split(File.pathSeparator)) {
-            if (!d.isEmpty() && Files.isExecutable(Paths.get(d, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 }
