@@ -25,7 +25,8 @@ import org.polyvisor.vm.VmStatus;
  * kernel checks itself and reports PASS/FAIL lines on COM1; it passes here when it powers off with
  * exit status 1, printed no FAIL line and ran all its tests. The same ROMs pass under
  * {@code qemu-system-i386 -accel tcg} (see guests/cputest/README.md), so these results compare our
- * CPU with a reference rather than with our own reading of the manual.
+ * CPU with a reference rather than with our own reading of the manual. Each kernel runs with the
+ * engine's own page walk and under both MMU strategies ({@code shadow}, {@code slat}).
  */
 class CpuTestKernelsEndToEndTest {
 
@@ -44,11 +45,13 @@ class CpuTestKernelsEndToEndTest {
         manager.deactivate();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"gates, 10", "tasks, 9", "v86, 6", "paging, 7", "iobitmap, 6"})
-    void kernelPassesAllItsTests(String suite, int tests) throws Exception {
+    @ParameterizedTest(name = "{0} with mmu {2}")
+    @CsvSource({"gates, 10, ''", "tasks, 9, ''", "v86, 6, ''", "paging, 7, ''", "iobitmap, 6, ''",
+        "gates, 10, shadow", "tasks, 9, shadow", "v86, 6, shadow", "paging, 7, shadow", "iobitmap, 6, shadow",
+        "gates, 10, slat", "tasks, 9, slat", "v86, 6, slat", "paging, 7, slat", "iobitmap, 6, slat"})
+    void kernelPassesAllItsTests(String suite, int tests, String mmu) throws Exception {
         String rom = "cputest-" + suite + ".rom";
-        VmConfig config = VmConfig.builder("cputest-" + suite).cpu("interpreter").irqchip("pic")
+        VmConfig config = VmConfig.builder("cputest-" + suite).cpu("interpreter").mmu(mmu).irqchip("pic")
                 .devices("uart16550, debug-exit").memory(16L << 20).firmware(RunGuest.bundledRom(rom).toString())
                 .build();
         Vm vm = manager.define(config);

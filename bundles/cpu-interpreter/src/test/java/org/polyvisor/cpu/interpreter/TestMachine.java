@@ -214,9 +214,26 @@ public final class TestMachine implements VcpuContext {
         return clock;
     }
 
+    /** The VM's MMU strategy instance, or null for the engine's own walk. */
+    public volatile Mmu mmu;
+
     @Override
     public Optional<Mmu> mmu() {
-        return Optional.empty();
+        return Optional.ofNullable(mmu);
+    }
+
+    /**
+     * Puts the machine under an MMU strategy (effective at the engine's next run, as after a swap).
+     *
+     * @param name {@code shadow}, {@code slat}, or empty for the engine's own walk
+     * @return this machine
+     */
+    public TestMachine withMmu(String name) {
+        if (mmu != null) {
+            mmu.close();
+        }
+        mmu = MmuParts.create(name, memory, 1);
+        return this;
     }
 
     /** The A20 mask: {@link #a20} (VcpuContext.a20Mask, API 0.2). */

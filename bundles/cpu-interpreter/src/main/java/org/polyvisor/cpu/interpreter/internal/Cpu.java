@@ -503,13 +503,25 @@ final class Cpu implements CodeFetcher {
         } else if (tlb.readTag[idx] == key) {
             return tlb.readPhys[idx];
         }
-        return fill(linear, write, user);
+        return fill(linear, write ? Access.WRITE : Access.READ, user);
     }
 
-    private long fill(long linear, boolean write, boolean user) {
+    /**
+     * Translates for an instruction fetch: served by the read TLB unless its entry is a no-execute
+     * page, else an {@link Access#EXECUTE} translation (which raises #PF with I/D for XD pages).
+     */
+    private long translateFetch(long linear, boolean user) {
+        int idx = Tlb.index(linear);
+        if (tlb.readTag[idx] == Tlb.key(linear, user) && !tlb.readNoExec[idx]) {
+            return tlb.readPhys[idx];
+        }
+        return fill(linear, Access.EXECUTE, user);
+    }
+
+    private long fill(long linear, Access access, boolean user) {
         tlbMisses++;
         long res;
-        Access access = write ? Access.WRITE : Access.READ;
+        boolean write = access == Access.WRITE;
         try {
             if (mmu != null) {
                 // Also with paging off: a nested table (slat) applies to guest-physical addresses.
@@ -538,6 +550,7 @@ final class Cpu implements CodeFetcher {
             tlb.readTag[idx] = key;
             tlb.readPhys[idx] = entry;
             tlb.readGlobal[idx] = global;
+            tlb.readNoExec[idx] = Translation.noExecute(res);
         }
         return entry;
     }
@@ -673,7 +686,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
-            long p = translate(linear, false, user);
+            long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
             fetchPhysPage = p;
@@ -712,7 +725,7 @@ final class Cpu implements CodeFetcher {
         if (((fetchLinear ^ linear) & ~0xFFFL) != 0) {
             fetchUncacheable = true;
         }
-        long p = translate(linear, false, cpl == 3);
+        long p = translateFetch(linear, cpl == 3);
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             fetchUncacheable = true;

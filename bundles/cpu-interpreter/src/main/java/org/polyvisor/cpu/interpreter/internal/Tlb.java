@@ -23,6 +23,8 @@ final class Tlb {
     final long[] writePhys = new long[SIZE];
     final boolean[] readGlobal = new boolean[SIZE];
     final boolean[] writeGlobal = new boolean[SIZE];
+    /** A read entry of a no-execute page (XD with EFER.NXE): instruction fetches may not use it. */
+    final boolean[] readNoExec = new boolean[SIZE];
 
     long flushes;
 
