@@ -155,11 +155,20 @@ final class Machine {
      *
      * @param config the configuration
      */
+    /** Firmware images are whole ROM blocks of this size. */
+    static final long FIRMWARE_BLOCK = 0x1_0000; // 64 KiB
+
     static void checkImages(VmConfig config) {
         if (!config.firmware().isEmpty()) {
             long size = imageSize(config, "firmware", config.firmware());
             if (size == 0) {
                 throw new VmException("vm '" + config.name() + "': firmware image '" + config.firmware() + "' is empty");
+            }
+            if (size % FIRMWARE_BLOCK != 0) {
+                // ROM chips come in whole 64 KiB blocks, and the reset vector is in the image's last
+                // 16 bytes: a truncated image would start running at the wrong code (QEMU refuses it too)
+                throw new VmException(String.format("vm '%s': firmware image '%s' is %d bytes, not a whole number of"
+                        + " 64 KiB blocks: a truncated or damaged ROM?", config.name(), config.firmware(), size));
             }
             if (size > MAX_FIRMWARE || size > config.memoryBytes()) {
                 throw new VmException(String.format("vm '%s': firmware image '%s' is %s, larger than %s",
@@ -668,6 +677,20 @@ final class Machine {
     void guestShutdown(Vcpu vcpu, Exit.Shutdown s) {
         requestExitAll();
         vm.guestEvent(this, VmImpl.GuestEvent.crash(s.message()));
+    }
+
+    /**
+     * A vCPU halted with interrupts disabled and nothing pending that could wake it: when every
+     * vCPU is in that state, the machine can never run again and the VM stops, saying so.
+     */
+    void guestHaltedForGood(Vcpu vcpu) {
+        for (Vcpu v : vcpus) {
+            if (!v.haltedForGood()) {
+                return;
+            }
+        }
+        requestExitAll();
+        vm.guestEvent(this, VmImpl.GuestEvent.haltedForGood());
     }
 
     void engineFailed(Vcpu vcpu, String message, Throwable cause) {

@@ -50,6 +50,10 @@ public class ConsoleCommand extends VmCommandSupport {
             + "(0: print the output so far and return). Default: until detached with Ctrl-]")
     int timeoutSeconds = -1;
 
+    @Option(name = "--until", aliases = "-u", description = "Return as soon as the guest writes this text (after "
+            + "attaching; typed input is sent first), e.g. a shell prompt; --timeout still limits the wait")
+    String until;
+
     @Option(name = "--no-input", aliases = "-n", description = "Do not read the keyboard; only show output")
     boolean noInput;
 
@@ -106,7 +110,7 @@ public class ConsoleCommand extends VmCommandSupport {
                     console.send(keyboard.drainAsBytes(key));
                 }
                 follower.drain();
-                if (Thread.currentThread().isInterrupted()) {
+                if (Thread.currentThread().isInterrupted() || follower.hasShown(until)) {
                     break;
                 }
                 if (System.nanoTime() >= nextStateCheck) {
@@ -159,6 +163,9 @@ public class ConsoleCommand extends VmCommandSupport {
         private final VmConsole console;
         private final PrintStream out;
         private long shown;
+        /** The end of what drain() printed, for {@link #hasShown}. */
+        private final StringBuilder recent = new StringBuilder();
+        private static final int RECENT_LIMIT = 64 * 1024;
 
         OutputFollower(VmConsole console, PrintStream out) {
             this.console = console;
@@ -192,6 +199,20 @@ public class ConsoleCommand extends VmCommandSupport {
             out.write(tail, tail.length - (int) fresh, (int) fresh);
             out.flush();
             shown = s.total();
+            recent.append(new String(tail, tail.length - (int) fresh, (int) fresh, StandardCharsets.ISO_8859_1));
+            if (recent.length() > RECENT_LIMIT) {
+                recent.delete(0, recent.length() - RECENT_LIMIT / 2);
+            }
+        }
+
+        /**
+         * Whether the output followed since attaching (not the earlier tail) contains a text.
+         *
+         * @param text the text, or null or empty for never
+         * @return true once it was shown
+         */
+        boolean hasShown(String text) {
+            return text != null && !text.isEmpty() && recent.indexOf(text) >= 0;
         }
     }
 
