@@ -22,10 +22,17 @@ import org.polyvisor.time.ClockMode;
  * @param cmdline     kernel command line
  * @param clock       how the VM clock runs
  * @param autostart   start the VM when it is defined and whenever the platform starts
+ * @param cpuModel    the CPU model the guest sees through CPUID and the MSRs, empty for the CPU
+ *                    strategy's default: a built-in model name, optionally followed by overrides,
+ *                    e.g. {@code pentium2,stepping=3,brand=My CPU,features=+pge,-sep} (keys
+ *                    {@code vendor}, {@code family}, {@code model} (the model number),
+ *                    {@code stepping}, {@code brand}, {@code features}); the CPU strategy checks
+ *                    it ({@link org.polyvisor.cpu.CpuStrategy#acceptsCpuModel})
+ * @since 0.2
  */
 public record VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
                        long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
-                       String cmdline, ClockMode clock, boolean autostart) {
+                       String cmdline, ClockMode clock, boolean autostart, String cpuModel) {
 
     /** Smallest RAM size accepted. */
     public static final long MIN_MEMORY = 0x0010_0000L; // 1 MiB
@@ -45,6 +52,31 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         initrd = norm(initrd);
         cmdline = cmdline == null ? "" : cmdline;
         clock = clock == null ? ClockMode.REALTIME : clock;
+        cpuModel = norm(cpuModel);
+    }
+
+    /**
+     * A definition with the CPU strategy's default CPU model (the form before 0.2).
+     *
+     * @param name        unique VM name
+     * @param cpu         the CPU strategy name
+     * @param mmu         the MMU strategy name, or empty
+     * @param irqchip     the interrupt-controller strategy name, or empty
+     * @param devices     the devices
+     * @param memoryBytes RAM size in bytes
+     * @param vcpus       number of vCPUs
+     * @param firmware    firmware ROM path, or empty
+     * @param kernel      kernel image path, or empty
+     * @param initrd      initial RAM disk path, or empty
+     * @param cmdline     kernel command line
+     * @param clock       how the VM clock runs
+     * @param autostart   start the VM when it is defined and whenever the platform starts
+     */
+    public VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
+                    long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
+                    String cmdline, ClockMode clock, boolean autostart) {
+        this(name, cpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd, cmdline, clock,
+                autostart, "");
     }
 
     private static String norm(String s) {
@@ -147,7 +179,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withCpu(String newCpu) {
         return new VmConfig(name, newCpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, cpuModel);
     }
 
     /**
@@ -158,7 +190,19 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withMmu(String newMmu) {
         return new VmConfig(name, cpu, newMmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, cpuModel);
+    }
+
+    /**
+     * Returns a copy with another interrupt-controller strategy.
+     *
+     * @param newIrqchip the strategy name, empty for none
+     * @return the new config
+     * @since 0.2
+     */
+    public VmConfig withIrqchip(String newIrqchip) {
+        return new VmConfig(name, cpu, mmu, newIrqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
+                cmdline, clock, autostart, cpuModel);
     }
 
     /**
@@ -186,6 +230,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         private String cmdline = "";
         private ClockMode clock = ClockMode.REALTIME;
         private boolean autostart;
+        private String cpuModel = "";
 
         private Builder(String name) {
             this.name = name;
@@ -269,10 +314,21 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
             return this;
         }
 
+        /**
+         * @param v CPU model: a built-in name with optional overrides ({@link VmConfig#cpuModel()}),
+         *          empty for the strategy's default
+         * @return this
+         * @since 0.2
+         */
+        public Builder cpuModel(String v) {
+            cpuModel = v;
+            return this;
+        }
+
         /** @return the config (not yet validated) */
         public VmConfig build() {
             return new VmConfig(name, cpu, mmu, irqchip, devices, memory, vcpus, firmware, kernel, initrd, cmdline,
-                    clock, autostart);
+                    clock, autostart, cpuModel);
         }
     }
 }

@@ -135,6 +135,7 @@ final class Machine {
             throw new VmException(String.format("vm '%s': cpu strategy '%s' cannot be combined with mmu '%s': %s",
                     vmName, config.cpu(), config.mmu().isEmpty() ? "(none)" : config.mmu(), compat.reason()));
         }
+        checkCpuModel(config, cpu);
         if (!config.mmu().isEmpty()) {
             registry.require(PartKind.MMU, config.mmu(), vmName, MmuStrategy.class);
         }
@@ -147,6 +148,21 @@ final class Machine {
         checkImages(config);
         if (!config.kernel().isEmpty()) {
             chooseLoader(config, registry, readImage(config, "kernel", config.kernel(), ""));
+        }
+    }
+
+    /**
+     * Checks that a CPU strategy can present the configured CPU model.
+     *
+     * @param config the configuration
+     * @param cpu    the strategy that would run it
+     * @throws VmException with the strategy's reason
+     */
+    static void checkCpuModel(VmConfig config, CpuStrategy cpu) {
+        Availability model = cpu.acceptsCpuModel(config.cpuModel());
+        if (!model.available()) {
+            throw new VmException(String.format("vm '%s': cpu strategy '%s' refuses cpu model '%s': %s",
+                    config.name(), cpu.name(), config.cpuModel(), model.reason()));
         }
     }
 
@@ -629,6 +645,11 @@ final class Machine {
             @Override
             public Optional<Mmu> mmu() {
                 return Optional.ofNullable(mmu);
+            }
+
+            @Override
+            public String cpuModel() {
+                return config.cpuModel();
             }
 
             @Override

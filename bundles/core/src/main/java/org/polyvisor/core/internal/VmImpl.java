@@ -247,6 +247,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
                     throw new VmException(String.format("vm '%s': cpu strategy '%s' cannot be combined with mmu '%s': %s",
                             name(), target, config.mmu(), compat.reason()));
                 }
+                Machine.checkCpuModel(config, s);
                 pauseForSwap(running);
                 try {
                     machine.swapCpu(s);
@@ -278,9 +279,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
                 } finally {
                     resumeAfterSwap(running);
                 }
-                next = new VmConfig(config.name(), config.cpu(), config.mmu(), target, config.devices(),
-                        config.memoryBytes(), config.vcpus(), config.firmware(), config.kernel(), config.initrd(),
-                        config.cmdline(), config.clock(), config.autostart());
+                next = config.withIrqchip(target);
             }
             default -> throw new VmException("devices are not swapped by strategy; update or restart the providing bundle"
                     + " and the device's state is carried over");

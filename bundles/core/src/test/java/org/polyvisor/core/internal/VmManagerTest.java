@@ -127,6 +127,58 @@ class VmManagerTest {
     }
 
     @Test
+    void cpuModelIsCheckedByTheStrategyAndReachesTheEngine() throws Exception {
+        cpuA.modelPrefix = "abacus";
+        VmException e = assertThrows(VmException.class, () -> manager.define(config("a").cpuModel("pentium3").build()));
+        assertEquals("vm 'a': cpu strategy 'count-a' refuses cpu model 'pentium3': count-a knows only abacus",
+                e.getMessage());
+        assertTrue(manager.list().isEmpty());
+        Vm vm = manager.define(config("a").cpuModel("abacus,brand=Toy CPU").build());
+        vm.start();
+        assertEquals("abacus,brand=Toy CPU", cpuA.modelSeen);
+        assertEquals("abacus,brand=Toy CPU", vm.config().cpuModel());
+        VmException swap = assertThrows(VmException.class, () -> vm.swap(PartKind.CPU, "count-b"));
+        assertEquals("vm 'a': cpu strategy 'count-b' refuses cpu model 'abacus,brand=Toy CPU': cpu strategy "
+                + "'count-b' has no configurable CPU model", swap.getMessage());
+        assertEquals(VmState.RUNNING, vm.status().state());
+    }
+
+    @Test
+    void cpuModelKeysMapToOneDescriptionAndBack() {
+        java.util.Map<String, Object> props = new java.util.HashMap<>();
+        props.put("name", "m");
+        props.put("firmware", "fw.rom");
+        props.put("cpu.model", "pentium2");
+        props.put("cpu.model-number", "7");
+        props.put("cpu.brand", "My CPU");
+        props.put("cpu.features", "+pse36, -sep");
+        props.put("cpu.vendor", "");
+        VmConfig c = ConfigMapping.fromProperties(props, "org.polyvisor.vm~m");
+        assertEquals("pentium2,model=7,brand=My CPU,features=+pse36, -sep", c.cpuModel());
+        java.util.Dictionary<String, Object> back = ConfigMapping.toProperties(c);
+        assertEquals("pentium2", back.get("cpu.model"));
+        assertEquals("7", back.get("cpu.model-number"));
+        assertEquals("My CPU", back.get("cpu.brand"));
+        assertEquals("+pse36,-sep", back.get("cpu.features"));
+        assertEquals(null, back.get("cpu.vendor"));
+        java.util.Map<String, Object> again = new java.util.HashMap<>();
+        for (var k = back.keys(); k.hasMoreElements();) {
+            String key = k.nextElement();
+            again.put(key, back.get(key));
+        }
+        assertEquals("pentium2,model=7,brand=My CPU,features=+pse36,-sep",
+                ConfigMapping.fromProperties(again, "x").cpuModel());
+        assertEquals("", ConfigMapping.fromProperties(java.util.Map.of("name", "d"), "x").cpuModel());
+        props.put("cpu.model", "pentium2,brand=x");
+        assertTrue(assertThrows(VmException.class, () -> ConfigMapping.fromProperties(props, "x")).getMessage()
+                .contains("invalid cpu.model 'pentium2,brand=x'"));
+        props.put("cpu.model", "pentium2");
+        props.put("cpu.brand", "A, B");
+        assertTrue(assertThrows(VmException.class, () -> ConfigMapping.fromProperties(props, "x")).getMessage()
+                .contains("invalid cpu.brand 'A, B': no commas allowed"));
+    }
+
+    @Test
     void refusesBadValuesAndImages() throws IOException {
         assertEquals("vm 'a': invalid memory size 512K: must be between 1M and 3G",
                 assertThrows(VmException.class, () -> manager.define(config("a").memory(512 << 10).build())).getMessage());

@@ -55,6 +55,10 @@ public final class TestMachine implements VcpuContext {
             new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** What {@link #vcpuId()} answers (0: the bootstrap processor). */
     public volatile int vcpuId;
+    /** NMIs the interrupt source holds (latched until the engine takes one). */
+    public volatile int nmis;
+    /** What {@link #cpuModel()} answers; read when the engine is created. */
+    private final String cpuModel;
     public final CpuEngine engine;
 
     private final PortBus ports = new PortBus() {
@@ -141,6 +145,15 @@ public final class TestMachine implements VcpuContext {
         }
 
         @Override
+        public boolean takeNmi() {
+            if (nmis == 0) {
+                return false;
+            }
+            nmis--;
+            return true;
+        }
+
+        @Override
         public int takeStartupEvent() {
             Integer e = startupEvents.poll();
             return e == null ? NO_STARTUP : e;
@@ -173,7 +186,17 @@ public final class TestMachine implements VcpuContext {
     }
 
     public TestMachine(TestMemory memory) {
+        this(memory, "");
+    }
+
+    /** A machine whose engine presents a configured CPU model ({@link VcpuContext#cpuModel()}). */
+    public TestMachine(String cpuModel) {
+        this(new TestMemory(4 << 20), cpuModel);
+    }
+
+    private TestMachine(TestMemory memory, String cpuModel) {
         this.memory = memory;
+        this.cpuModel = cpuModel;
         this.engine = new InterpreterStrategy().createEngine(this);
     }
 
@@ -234,6 +257,11 @@ public final class TestMachine implements VcpuContext {
         }
         mmu = MmuParts.create(name, memory, 1);
         return this;
+    }
+
+    @Override
+    public String cpuModel() {
+        return cpuModel;
     }
 
     /** The A20 mask: {@link #a20} (VcpuContext.a20Mask, API 0.2). */

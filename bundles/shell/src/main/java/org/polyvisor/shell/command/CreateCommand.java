@@ -24,6 +24,7 @@ import org.polyvisor.vm.VmException;
         detailedDescription = "Example: vm:create --irqchip pic --devices 'uart16550, debug-exit' --memory 16M "
                 + "--firmware guests/demo.rom --start demo2\n"
                 + "Linux: vm:create --preset linux-i386 --start linux (images from guests/fetch; then vm:console linux)\n"
+                + "A CPU model other than the strategy's default: --cpu-model 'pentium3,brand=Polyvisor CPU'\n"
                 + "Relative image paths are resolved against the Polyvisor installation (karaf.home).")
 @Service
 public class CreateCommand extends VmCommandSupport {
@@ -38,6 +39,12 @@ public class CreateCommand extends VmCommandSupport {
     @Option(name = "--cpu", description = "CPU strategy (vm:strategies lists them)")
     @Completion(CpuStrategyCompleter.class)
     String cpu;
+
+    @Option(name = "--cpu-model", description = "CPU model the guest sees (CPUID, MSRs): a model of the CPU "
+            + "strategy (interpreter: default, pentium-pro, pentium2, pentium3), optionally with overrides, e.g. "
+            + "'pentium3,stepping=1,brand=My CPU,features=-sep' (keys vendor, family, model, stepping, brand, features)")
+    @Completion(value = StringsCompleter.class, values = {"default", "pentium-pro", "pentium2", "pentium3"})
+    String cpuModel = "";
 
     @Option(name = "--mmu", description = "MMU strategy; none by default (the engine's own translation)")
     @Completion(MmuStrategyCompleter.class)
@@ -135,6 +142,7 @@ public class CreateCommand extends VmCommandSupport {
         try {
             VmConfig config = VmConfig.builder(name)
                     .cpu(pick(cpu, p == null ? null : p.cpu(), "interpreter"))
+                    .cpuModel(cpuModel)
                     .mmu(mmu)
                     .irqchip(pick(irqchip, p == null ? null : p.irqchip(), ""))
                     .devices(parseDevices(pick(devices, p == null ? null : p.devices(), "")))

@@ -51,6 +51,7 @@ public class InfoCommand extends VmCommandSupport {
         general.addRow().addContent("State", s.describe());
         general.addRow().addContent("Uptime", Formats.duration(s.uptime()));
         general.addRow().addContent("CPU", c.cpu());
+        general.addRow().addContent("CPU model", c.cpuModel().isEmpty() ? "default (of the CPU strategy)" : c.cpuModel());
         general.addRow().addContent("MMU", Formats.orDash(c.mmu()));
         general.addRow().addContent("IRQ chip", Formats.orDash(c.irqchip()));
         general.addRow().addContent("Devices", c.devices().isEmpty() ? "-"

@@ -36,6 +36,15 @@ class CreateCommandTest {
         assertEquals(16L << 20, config.memoryBytes());
         assertEquals(ClockMode.DETERMINISTIC, config.clock());
         assertEquals("guests/demo.rom", config.firmware());
+        assertEquals("", config.cpuModel(), "the strategy's default model");
+    }
+
+    @Test
+    void takesTheCpuModelAlsoAfterTheName() {
+        CreateCommand c = demo();
+        c.trailing = java.util.List.of("--cpu-model", "pentium3,brand=Polyvisor CPU");
+        TrailingOptions.apply(c, c.trailing);
+        assertEquals("pentium3,brand=Polyvisor CPU", c.toConfig().cpuModel());
     }
 
     @Test

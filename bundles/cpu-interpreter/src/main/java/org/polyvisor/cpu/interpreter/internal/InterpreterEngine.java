@@ -42,7 +42,7 @@ final class InterpreterEngine implements CpuEngine {
 
     InterpreterEngine(VcpuContext context) {
         this.c = new Cpu(context);
-        c.model = Cpuid.modelFor(c.interrupts, org.polyvisor.x86.CpuModel.DEFAULT);
+        c.model = Cpuid.modelFor(c.interrupts, Cpuid.configured(context.cpuModel()));
         importState(CpuState.powerOn(c.model.signature()));
     }
 
@@ -193,7 +193,15 @@ final class InterpreterEngine implements CpuEngine {
         return false;
     }
 
+    /**
+     * Delivers a pending NMI unless NMIs are blocked: by an NMI handler until its IRET, or by
+     * MOV SS / POP SS for one instruction (SDM Vol. 3A 6.8.3, 6.7.1). The chip keeps the NMI latched
+     * meanwhile. Runs between chunks, so an NMI waits at most {@link #CHUNK} instructions.
+     */
     private void checkNmi() {
+        if ((c.shadow & CpuState.SHADOW_MOV_SS) != 0) {
+            return;
+        }
         if (!c.nmiBlocked && (c.nmiPending || c.interrupts.takeNmi())) {
             c.nmiPending = false;
             c.startEip = c.eip;
