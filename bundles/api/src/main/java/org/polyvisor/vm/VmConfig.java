@@ -1,7 +1,10 @@
 package org.polyvisor.vm;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Objects;
 import org.polyvisor.time.ClockMode;
 
@@ -22,10 +25,12 @@ import org.polyvisor.time.ClockMode;
  * @param cmdline     kernel command line
  * @param clock       how the VM clock runs
  * @param autostart   start the VM when it is defined and whenever the platform starts
+ * @param options     tuning options of the VM's parts, keyed {@code <kind>.<strategy>.<option>}
+ *                    (e.g. {@code mmu.shadow.max-pages}); a strategy reads its own
  */
 public record VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
                        long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
-                       String cmdline, ClockMode clock, boolean autostart) {
+                       String cmdline, ClockMode clock, boolean autostart, Map<String, String> options) {
 
     /** Smallest RAM size accepted. */
     public static final long MIN_MEMORY = 0x0010_0000L; // 1 MiB
@@ -45,6 +50,50 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         initrd = norm(initrd);
         cmdline = cmdline == null ? "" : cmdline;
         clock = clock == null ? ClockMode.REALTIME : clock;
+        options = options == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(options));
+    }
+
+    /**
+     * A definition without part options.
+     *
+     * @param name        see the record
+     * @param cpu         see the record
+     * @param mmu         see the record
+     * @param irqchip     see the record
+     * @param devices     see the record
+     * @param memoryBytes see the record
+     * @param vcpus       see the record
+     * @param firmware    see the record
+     * @param kernel      see the record
+     * @param initrd      see the record
+     * @param cmdline     see the record
+     * @param clock       see the record
+     * @param autostart   see the record
+     */
+    public VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
+                    long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
+                    String cmdline, ClockMode clock, boolean autostart) {
+        this(name, cpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd, cmdline, clock,
+                autostart, Map.of());
+    }
+
+    /**
+     * Returns the options of one strategy, prefix removed: for {@code ("mmu", "shadow")} the
+     * {@code mmu.shadow.*} options.
+     *
+     * @param kind     the part kind's key ({@code cpu}, {@code mmu}, {@code irqchip})
+     * @param strategy the strategy name
+     * @return option names (without the prefix) to values
+     */
+    public Map<String, String> optionsOf(String kind, String strategy) {
+        String prefix = kind + "." + strategy + ".";
+        Map<String, String> out = new TreeMap<>();
+        options.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return Collections.unmodifiableMap(out);
     }
 
     private static String norm(String s) {
@@ -147,7 +196,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withCpu(String newCpu) {
         return new VmConfig(name, newCpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, options);
     }
 
     /**
@@ -158,7 +207,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withMmu(String newMmu) {
         return new VmConfig(name, cpu, newMmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, options);
     }
 
     /**
@@ -186,6 +235,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         private String cmdline = "";
         private ClockMode clock = ClockMode.REALTIME;
         private boolean autostart;
+        private final Map<String, String> options = new TreeMap<>();
 
         private Builder(String name) {
             this.name = name;
@@ -269,10 +319,22 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
             return this;
         }
 
+        /**
+         * Sets a part option.
+         *
+         * @param key   {@code <kind>.<strategy>.<option>}, e.g. {@code mmu.shadow.max-pages}
+         * @param value the value
+         * @return this
+         */
+        public Builder option(String key, String value) {
+            options.put(key, value);
+            return this;
+        }
+
         /** @return the config (not yet validated) */
         public VmConfig build() {
             return new VmConfig(name, cpu, mmu, irqchip, devices, memory, vcpus, firmware, kernel, initrd, cmdline,
-                    clock, autostart);
+                    clock, autostart, options);
         }
     }
 }

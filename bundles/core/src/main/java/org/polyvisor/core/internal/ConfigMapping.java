@@ -60,7 +60,19 @@ final class ConfigMapping {
         }
         return new VmConfig(name, str(props, "cpu", "interpreter"), str(props, "mmu", ""), str(props, "irqchip", ""),
                 devices, memory, vcpus, str(props, "firmware", ""), str(props, "kernel", ""), str(props, "initrd", ""),
-                str(props, "cmdline", ""), clock, Boolean.parseBoolean(str(props, "autostart", "false")));
+                str(props, "cmdline", ""), clock, Boolean.parseBoolean(str(props, "autostart", "false")),
+                partOptions(props));
+    }
+
+    /** Part options: properties named {@code <kind>.<strategy>.<option>} for a part kind. */
+    private static Map<String, String> partOptions(Map<String, ?> props) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        for (String k : props.keySet()) {
+            if (k.startsWith("cpu.") || k.startsWith("mmu.") || k.startsWith("irqchip.")) {
+                out.put(k, str(props, k, ""));
+            }
+        }
+        return out;
     }
 
     /**
@@ -85,6 +97,7 @@ final class ConfigMapping {
         d.put("cmdline", c.cmdline());
         d.put("clock", c.clock().name().toLowerCase(Locale.ROOT));
         d.put("autostart", Boolean.toString(c.autostart()));
+        c.options().forEach(d::put);
         return d;
     }
 

@@ -1,5 +1,6 @@
 package org.polyvisor.mmu.shadow.internal;
 
+import java.util.Map;
 import org.osgi.service.component.annotations.Component;
 import org.polyvisor.mmu.Mmu;
 import org.polyvisor.mmu.MmuContext;
@@ -29,9 +30,38 @@ public final class ShadowMmuStrategy implements MmuStrategy {
         return Availability.yes();
     }
 
+    /** VM option ({@code mmu.shadow.max-pages}): most shadow page tables kept (8 KiB each at most). */
+    public static final String MAX_PAGES = "max-pages";
+    /** VM option ({@code mmu.shadow.max-roots}): most shadowed address spaces kept. */
+    public static final String MAX_ROOTS = "max-roots";
+
     @Override
     public Mmu create(MmuContext context) {
-        return new ShadowMmu(context.memory(), context.vcpuCount(), ShadowMmu.DEFAULT_MAX_TABLES,
-                ShadowMmu.DEFAULT_MAX_ROOTS);
+        Map<String, String> options = context.options();
+        for (String k : options.keySet()) {
+            if (!k.equals(MAX_PAGES) && !k.equals(MAX_ROOTS)) {
+                throw new IllegalArgumentException("unknown option mmu.shadow." + k + " (known: " + MAX_PAGES + ", "
+                        + MAX_ROOTS + ")");
+            }
+        }
+        return new ShadowMmu(context.memory(), context.vcpuCount(),
+                positive(options, MAX_PAGES, ShadowMmu.DEFAULT_MAX_TABLES),
+                positive(options, MAX_ROOTS, ShadowMmu.DEFAULT_MAX_ROOTS));
+    }
+
+    private static int positive(Map<String, String> options, String key, int def) {
+        String v = options.get(key);
+        if (v == null) {
+            return def;
+        }
+        try {
+            int n = Integer.parseInt(v.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("invalid mmu.shadow." + key + " '" + v + "': expected a whole number >= 1");
     }
 }
