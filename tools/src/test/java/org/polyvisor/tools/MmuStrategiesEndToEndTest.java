@@ -152,7 +152,10 @@ class MmuStrategiesEndToEndTest {
 
     @Test
     void dirtyPageLoggingThroughTheNestedTableSeesTheGuestsWrites() throws Exception {
-        Vm vm = manager.define(config("mmu-dirty", "mmubench-endless.rom", "slat"));
+        // A nested-table cap far below the 32 page tables that logging 64 MiB at 4 KiB would take.
+        Vm vm = manager.define(VmConfig.builder("mmu-dirty").cpu("interpreter").mmu("slat")
+                .option("mmu.slat.max-pages", "12").devices("uart16550, debug-exit").memory(64L << 20)
+                .firmware(rom("mmubench-endless.rom").toString()).build());
         vm.start();
         awaitRound(vm, 1);
         org.polyvisor.mmu.DirtyPageLog log = vm.dirtyLog().orElseThrow();
@@ -170,6 +173,7 @@ class MmuStrategiesEndToEndTest {
         assertTrue(first.cardinality() > 8 && second.cardinality() > 8, first.cardinality() + " / " + second.cardinality());
         assertTrue(second.length() <= (64 << 20) >>> 12, "pages beyond RAM: " + second.length());
         assertTrue(stats.get("nested-violations-dirty-log") > 0 && stats.get("dirty-log-rounds") >= 2, stats::toString);
+        assertTrue(stats.get("nested-table-pages") <= 12 && stats.get("nested-evictions") > 0, stats::toString);
         assertFalse(log.active());
 
         Vm shadow = manager.define(config("mmu-nodirty", "mmubench-endless.rom", "shadow"));

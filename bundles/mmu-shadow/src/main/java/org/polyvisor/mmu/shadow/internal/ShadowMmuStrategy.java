@@ -1,9 +1,11 @@
 package org.polyvisor.mmu.shadow.internal;
 
 import java.util.Map;
+import java.util.Set;
 import org.osgi.service.component.annotations.Component;
 import org.polyvisor.mmu.Mmu;
 import org.polyvisor.mmu.MmuContext;
+import org.polyvisor.mmu.MmuOptions;
 import org.polyvisor.mmu.MmuStrategy;
 import org.polyvisor.part.Availability;
 
@@ -38,30 +40,9 @@ public final class ShadowMmuStrategy implements MmuStrategy {
     @Override
     public Mmu create(MmuContext context) {
         Map<String, String> options = context.options();
-        for (String k : options.keySet()) {
-            if (!k.equals(MAX_PAGES) && !k.equals(MAX_ROOTS)) {
-                throw new IllegalArgumentException("unknown option mmu.shadow." + k + " (known: " + MAX_PAGES + ", "
-                        + MAX_ROOTS + ")");
-            }
-        }
+        MmuOptions.checkKnown(NAME, options, Set.of(MAX_PAGES, MAX_ROOTS));
         return new ShadowMmu(context.memory(), context.vcpuCount(),
-                positive(options, MAX_PAGES, ShadowMmu.DEFAULT_MAX_TABLES),
-                positive(options, MAX_ROOTS, ShadowMmu.DEFAULT_MAX_ROOTS));
-    }
-
-    private static int positive(Map<String, String> options, String key, int def) {
-        String v = options.get(key);
-        if (v == null) {
-            return def;
-        }
-        try {
-            int n = Integer.parseInt(v.trim());
-            if (n >= 1) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new IllegalArgumentException("invalid mmu.shadow." + key + " '" + v + "': expected a whole number >= 1");
+                MmuOptions.intOption(NAME, options, MAX_PAGES, ShadowMmu.DEFAULT_MAX_TABLES, 1),
+                MmuOptions.intOption(NAME, options, MAX_ROOTS, ShadowMmu.DEFAULT_MAX_ROOTS, 1));
     }
 }
