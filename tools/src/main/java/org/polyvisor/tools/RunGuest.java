@@ -25,7 +25,7 @@ import org.polyvisor.vm.VmStatus;
  *
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
- *           [--cpu NAME] [--irqchip NAME]
+ *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME]
  *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet]
  * </pre>
@@ -142,6 +142,15 @@ public final class RunGuest {
                     case "--initrd" -> b.initrd(value(rest, a));
                     case "--cmdline" -> b.cmdline(value(rest, a));
                     case "--cpu" -> b.cpu(value(rest, a));
+                    case "--mmu" -> b.mmu(value(rest, a));
+                    case "--option" -> {
+                        String kv = value(rest, a);
+                        int eq = kv.indexOf('=');
+                        if (eq <= 0) {
+                            throw new IllegalArgumentException("--option needs KEY=VALUE, got '" + kv + "'");
+                        }
+                        b.option(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));

@@ -581,6 +581,12 @@ final class Machine {
         return Optional.empty();
     }
 
+    /** @return the dirty-page log of the current MMU, if it keeps one */
+    Optional<org.polyvisor.mmu.DirtyPageLog> dirtyLog() {
+        Mmu m = mmu;
+        return m == null ? Optional.empty() : m.dirtyLog();
+    }
+
     private Mmu createMmu(MmuStrategy strategy) {
         try {
             return strategy.create(new MmuContext() {
@@ -597,6 +603,11 @@ final class Machine {
                 @Override
                 public GuestMemory memory() {
                     return memory;
+                }
+
+                @Override
+                public Map<String, String> options() {
+                    return config.optionsOf("mmu", strategy.name());
                 }
             });
         } catch (RuntimeException e) {

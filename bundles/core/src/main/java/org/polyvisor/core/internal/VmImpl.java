@@ -2,11 +2,13 @@ package org.polyvisor.core.internal;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import org.polyvisor.cpu.CpuState;
 import org.polyvisor.cpu.CpuStrategy;
 import org.polyvisor.irq.IrqChipStrategy;
+import org.polyvisor.mmu.DirtyPageLog;
 import org.polyvisor.mmu.MmuStrategy;
 import org.polyvisor.part.Availability;
 import org.polyvisor.part.Part;
@@ -309,6 +311,15 @@ final class VmImpl implements Vm, PartRegistry.Listener {
             }
         }
         return snapshot(m);
+    }
+
+    @Override
+    public Optional<DirtyPageLog> dirtyLog() {
+        Machine m;
+        synchronized (this) {
+            m = machine;
+        }
+        return m == null ? Optional.empty() : m.dirtyLog();
     }
 
     @Override

@@ -96,6 +96,11 @@ public class CreateCommand extends VmCommandSupport {
     @Option(name = "--start", aliases = "-s", description = "Start the VM once it is defined")
     boolean start;
 
+    @Option(name = "--option", aliases = "-o", multiValued = true,
+            description = "A part option KEY=VALUE, KEY being <kind>.<strategy>.<option>, e.g. mmu.shadow.max-pages=512"
+                    + " (the shadow page-table cap); repeatable")
+    java.util.List<String> options;
+
     @Override
     public Object execute() throws Exception {
         TrailingOptions.apply(this, trailing);
@@ -140,7 +145,16 @@ public class CreateCommand extends VmCommandSupport {
             }
         }
         try {
-            VmConfig config = VmConfig.builder(name)
+            VmConfig.Builder b = VmConfig.builder(name);
+            for (String o : options == null ? java.util.List.<String>of() : options) {
+                int eq = o.indexOf('=');
+                if (eq <= 0 || o.substring(0, eq).chars().filter(c -> c == '.').count() < 2) {
+                    throw new IllegalArgumentException("invalid --option '" + o
+                            + "': expected KIND.STRATEGY.OPTION=VALUE, e.g. mmu.shadow.max-pages=512");
+                }
+                b.option(o.substring(0, eq).trim(), o.substring(eq + 1).trim());
+            }
+            VmConfig config = b
                     .cpu(pick(cpu, p == null ? null : p.cpu(), "interpreter"))
                     .cpuModel(cpuModel)
                     .mmu(mmu)

@@ -53,6 +53,10 @@ public class InfoCommand extends VmCommandSupport {
         general.addRow().addContent("CPU", c.cpu());
         general.addRow().addContent("CPU model", c.cpuModel().isEmpty() ? "default (of the CPU strategy)" : c.cpuModel());
         general.addRow().addContent("MMU", Formats.orDash(c.mmu()));
+        if (!c.options().isEmpty()) {
+            general.addRow().addContent("Part options", String.join(", ", c.options().entrySet().stream()
+                    .map(e -> e.getKey() + "=" + e.getValue()).toList()));
+        }
         general.addRow().addContent("IRQ chip", Formats.orDash(c.irqchip()));
         general.addRow().addContent("Devices", c.devices().isEmpty() ? "-"
                 : String.join(", ", c.devices().stream().map(DeviceSpec::toString).toList()));

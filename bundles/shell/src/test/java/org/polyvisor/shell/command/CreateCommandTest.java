@@ -121,4 +121,18 @@ class CreateCommandTest {
             }
         }
     }
+
+    @Test
+    void partOptionsGoIntoTheConfigurationAndMalformedOnesAreRefused() {
+        CreateCommand c = demo();
+        c.mmu = "shadow";
+        c.options = java.util.List.of("mmu.shadow.max-pages=64", "mmu.shadow.max-roots = 8");
+        VmConfig config = c.toConfig();
+        assertEquals(java.util.Map.of("max-pages", "64", "max-roots", "8"), config.optionsOf("mmu", "shadow"));
+        assertEquals(java.util.Map.of(), config.optionsOf("mmu", "slat"));
+
+        c.options = java.util.List.of("max-pages=64");
+        CommandFailure e = assertThrows(CommandFailure.class, c::toConfig);
+        assertTrue(e.getMessage().contains("invalid --option 'max-pages=64'"), e.getMessage());
+    }
 }
