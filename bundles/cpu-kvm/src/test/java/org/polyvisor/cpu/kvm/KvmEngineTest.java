@@ -313,6 +313,8 @@ class KvmEngineTest {
             runToEvent(e);
         }
         long fds = openFds();
+        long maps = lines("/proc/self/maps", "kvm-vcpu");
+        long timers = lines("/proc/self/timers", "ID:");
         for (int i = 0; i < 100; i++) {
             TestVcpu c = new TestVcpu(512 << 10);
             Guests.loadReal(c.ram());
@@ -321,6 +323,9 @@ class KvmEngineTest {
             }
         }
         assertTrue(openFds() - fds < 5, "descriptors went from " + fds + " to " + openFds() + " over 100 engines");
+        assertEquals(maps, lines("/proc/self/maps", "kvm-vcpu"), "vCPU run areas still mapped");
+        // each engine's time-slice timer (timer_create on the vCPU thread) is deleted with it
+        assertEquals(timers, lines("/proc/self/timers", "ID:"), "POSIX timers left behind");
         assertEquals(0, Engines.openVms());
     }
 
@@ -345,6 +350,17 @@ class KvmEngineTest {
             x = e.run(1000);
         } while (x instanceof Exit.BudgetSpent);
         return x;
+    }
+
+    /** Counts the lines of a /proc file that contain a word (0 if the file is missing). */
+    static long lines(String file, String word) throws IOException {
+        Path p = Path.of(file);
+        if (!Files.exists(p)) {
+            return 0;
+        }
+        try (Stream<String> s = Files.lines(p)) {
+            return s.filter(l -> l.contains(word)).count();
+        }
     }
 
     static long openFds() throws IOException {
