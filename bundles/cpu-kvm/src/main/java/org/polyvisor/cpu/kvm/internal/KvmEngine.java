@@ -198,27 +198,42 @@ final class KvmEngine implements CpuEngine {
                 activity = ActivityState.SHUTDOWN;
                 shutdown = new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, safeLocation(), "KVM_EXIT_SHUTDOWN");
                 return shutdown;
-            } else if (e instanceof KvmExit.Hypercall h) {
-                return new Exit.Hypercall(h.nr());
-            } else if (e instanceof KvmExit.InternalError ie) {
-                return fault("KVM_EXIT_INTERNAL_ERROR: " + ie.describe());
-            } else if (e instanceof KvmExit.FailEntry f) {
-                return fault(String.format("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%x on host cpu %d",
-                        f.hardwareEntryFailureReason(), f.cpu()));
-            } else if (e instanceof KvmExit.SystemEvent se) {
-                return fault("KVM_EXIT_SYSTEM_EVENT type " + se.type());
-            } else if (e instanceof KvmExit.Exception x) {
-                return fault(String.format("KVM_EXIT_EXCEPTION vector %d error 0x%x", x.vector(), x.errorCode()));
-            } else if (e instanceof KvmExit.Unknown u) {
-                return fault(String.format("KVM_EXIT_UNKNOWN: hardware exit reason 0x%x", u.hardwareExitReason()));
             } else {
-                return fault(e.name());
+                return translate(e, this::safeLocation);
             }
         }
     }
 
-    private Exit fault(String what) {
-        return new Exit.EngineFault("kvm: " + what + " at " + safeLocation());
+    /**
+     * Turns the exits the engine does not handle in its loop into what the VMM sees: a hypercall
+     * KVM sent to userspace goes to the VMM as {@link Exit.Hypercall} (KVM answers the others itself);
+     * everything that means KVM cannot go on (an internal error, a failed entry, an exception or
+     * system event nobody asked for) ends the run as an {@link Exit.EngineFault} carrying KVM's
+     * reason and the guest's CS:RIP, so the VM stops with it and the VMM goes on.
+     *
+     * @param e        the exit
+     * @param location gives the guest's CS:RIP (read only when needed)
+     * @return the exit for the VMM
+     */
+    static Exit translate(KvmExit e, java.util.function.Supplier<String> location) {
+        String what;
+        if (e instanceof KvmExit.Hypercall h) {
+            return new Exit.Hypercall(h.nr());
+        } else if (e instanceof KvmExit.InternalError ie) {
+            what = "KVM_EXIT_INTERNAL_ERROR: " + ie.describe();
+        } else if (e instanceof KvmExit.FailEntry f) {
+            what = String.format("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%x on host cpu %d",
+                    f.hardwareEntryFailureReason(), f.cpu());
+        } else if (e instanceof KvmExit.SystemEvent se) {
+            what = "KVM_EXIT_SYSTEM_EVENT type " + se.type();
+        } else if (e instanceof KvmExit.Exception x) {
+            what = String.format("KVM_EXIT_EXCEPTION vector %d error 0x%x", x.vector(), x.errorCode());
+        } else if (e instanceof KvmExit.Unknown u) {
+            what = String.format("KVM_EXIT_UNKNOWN: hardware exit reason 0x%x", u.hardwareExitReason());
+        } else {
+            what = e.name();
+        }
+        return new Exit.EngineFault("kvm: " + what + " at " + location.get());
     }
 
     private String safeLocation() {
