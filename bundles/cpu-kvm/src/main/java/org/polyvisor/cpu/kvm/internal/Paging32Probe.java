@@ -8,7 +8,6 @@ import org.polyvisor.kvm.KvmException;
 import org.polyvisor.kvm.KvmExit;
 import org.polyvisor.kvm.Regs;
 import org.polyvisor.kvm.Segment;
-import org.polyvisor.kvm.Sregs;
 import org.polyvisor.kvm.VcpuFd;
 import org.polyvisor.kvm.VmFd;
 
@@ -60,13 +59,9 @@ final class Paging32Probe {
             vm.setUserMemoryRegion(0, 0, 0, ram);
             VcpuFd vcpu = vm.createVcpu(0);
             vcpu.setCpuid(kvm.supportedCpuid());
-            Sregs s = vcpu.getSregs();
-            Segment cs = Segment.fromAccessRights(0x08, 0, 0xFFFF_FFFF, 0xC09B);
-            Segment ds = Segment.fromAccessRights(0x10, 0, 0xFFFF_FFFF, 0xC093);
-            Segment tr = Segment.fromAccessRights(0x18, 0x4000, 0x67, 0x8B);
-            Segment ldt = Segment.fromAccessRights(0, 0, 0, 0x1_0000);
-            vcpu.setSregs(new Sregs(cs, ds, ds, ds, ds, ds, tr, ldt, new Dtable(0, 0), new Dtable(0, 0),
-                    0x8000_0011L, 0, 0x2000, 0, 0, 0, s.apicBase(), new long[4]));
+            vcpu.setSregs(vcpu.getSregs().flat(Segment.fromAccessRights(0x08, 0, 0xFFFF_FFFF, 0xC09B),
+                    Segment.fromAccessRights(0x10, 0, 0xFFFF_FFFF, 0xC093), Segment.fromAccessRights(0x18, 0x4000, 0x67, 0x8B),
+                    new Dtable(0, 0), new Dtable(0, 0), 0x8000_0011L, 0x2000, 0, 0)); // PE, ET, PG
             vcpu.setRegs(new Regs(new long[16], 0x1000, 0x2));
             // On a thread of its own: binding a vCPU changes the calling thread's signal mask.
             Thread t = new Thread(() -> {
