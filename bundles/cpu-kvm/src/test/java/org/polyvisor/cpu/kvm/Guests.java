@@ -105,6 +105,41 @@ final class Guests {
         return b.build();
     }
 
+    /**
+     * 32-bit code at 0x1800, flat segments at CPL 0:
+     * <pre>
+     * 00 paged:       out %al,$0xf1; 1: jmp 1b
+     * 04 enable:      mov %cr0,%eax; or $0x80000000,%eax; mov %eax,%cr0; out %al,$0xf1; 2: jmp 2b
+     * </pre>
+     */
+    static final byte[] PROT32 = {
+        (byte) 0xe6, (byte) 0xf1, (byte) 0xeb, (byte) 0xfe,
+        0x0f, 0x20, (byte) 0xc0, 0x0d, 0x00, 0x00, 0x00, (byte) 0x80, 0x0f, 0x22, (byte) 0xc0, (byte) 0xe6,
+        (byte) 0xf1, (byte) 0xeb, (byte) 0xfe
+    };
+    static final int PROT32_BASE = 0x1800;
+    static final int PROT32_PAGED = 0x00;
+    static final int PROT32_ENABLE_PAGING = 0x04;
+
+    /** Loads the 32-bit code and 2-level page tables (PD 0x20000, PT 0x21000) mapping page 1 to itself. */
+    static void loadProt32(ByteBuffer ram) {
+        ram.put(PROT32_BASE, PROT32);
+        ram.putInt(0x20000, 0x21000 | 0x7);
+        ram.putInt(0x21000 + 4, 0x1000 | 0x7);
+    }
+
+    /** A 32-bit protected-mode state at an entry of the 32-bit code, CR3 0x20000, paging on or off. */
+    static CpuState prot32(int entry, boolean paging) {
+        CpuState.Builder b = CpuState.powerOn(0x600).toBuilder();
+        b.segment(CpuState.CS, new SegmentRegister(0x08, 0, 0xFFFF_FFFF, 0xC09B));
+        for (int s : new int[] {CpuState.DS, CpuState.ES, CpuState.SS, CpuState.FS, CpuState.GS}) {
+            b.segment(s, new SegmentRegister(0x10, 0, 0xFFFF_FFFF, 0xC093));
+        }
+        b.tr(new SegmentRegister(0x18, 0x4000, 0x67, 0x8B));
+        b.cr0(paging ? 0x8000_0011L : 0x11).cr3(0x20000).rip(PROT32_BASE + entry).rflags(0x2);
+        return b.build();
+    }
+
     /** The compute loop in Java: what RAX holds afterwards. */
     static long compute(long n) {
         long rax = 0;

@@ -238,6 +238,46 @@ class KvmEngineTest {
         }
     }
 
+    /**
+     * 32-bit paging: where this KVM runs it (VT-x, AMD-V), a paged guest's OUT arrives; where it
+     * cannot (kvm_pvm ends it in KVM_EXIT_SHUTDOWN), importing such a state is refused with the
+     * reason, so a swap to kvm keeps the old engine, and a guest that turns paging on itself stops
+     * with that reason instead of a triple fault.
+     */
+    @Test
+    void thirtyTwoBitPagingRunsOrIsRefusedWithTheHostsReason() {
+        boolean pvm = "kvm_pvm".equals(strategy.hostFeatures().get("kvm-module"));
+        String limit = "this host's KVM cannot run 32-bit code with paging on (a test guest with 2-level paging"
+                + " ended in KVM_EXIT_SHUTDOWN at its first instruction)";
+        TestVcpu ctx = new TestVcpu(512 << 10);
+        Guests.loadProt32(ctx.ram());
+        ctx.stopPort = 0xF1;
+        try (CpuEngine e = strategy.createEngine(ctx)) {
+            ctx.onPortWrite = e::requestExit;
+            CpuState paged = Guests.prot32(Guests.PROT32_PAGED, true);
+            if (pvm) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.importState(paged));
+                assertEquals("kvm: " + limit + "; the state has paging on (CR0 80000011) without long mode (EFER 0)",
+                        x.getMessage());
+            } else {
+                e.importState(paged);
+                assertInstanceOf(Exit.Requested.class, runToEvent(e));
+                assertEquals(0xF1, ctx.ports.poll().address());
+            }
+            // Unpaged 32-bit code runs everywhere; then it turns paging on.
+            e.importState(Guests.prot32(Guests.PROT32_ENABLE_PAGING, false));
+            Exit x = runToEvent(e);
+            if (pvm) {
+                Exit.EngineFault f = assertInstanceOf(Exit.EngineFault.class, x, x.toString());
+                assertTrue(f.message().startsWith("kvm: KVM_EXIT_SHUTDOWN with 32-bit paging on: " + limit + " at 0008:0000180"),
+                        f.message());
+            } else {
+                assertInstanceOf(Exit.Requested.class, x, x.toString());
+                assertEquals(0xF1, ctx.ports.poll().address());
+            }
+        }
+    }
+
     @Test
     void requestExitFromAnotherThreadEndsAGuestThatNeverExits() throws Exception {
         TestVcpu ctx = new TestVcpu(512 << 10);

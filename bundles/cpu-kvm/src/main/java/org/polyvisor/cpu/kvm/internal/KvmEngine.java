@@ -195,6 +195,12 @@ final class KvmEngine implements CpuEngine {
                 interruptible = vcpu.readyForInterruptInjection();
                 return BUDGET_SPENT;
             } else if (e instanceof KvmExit.Shutdown) {
+                String limit = paged32Problem();
+                if (limit != null) {
+                    // Not the guest's fault: this KVM cannot run what the guest turned on.
+                    return new Exit.EngineFault("kvm: KVM_EXIT_SHUTDOWN with 32-bit paging on: " + limit + " at "
+                            + safeLocation());
+                }
                 activity = ActivityState.SHUTDOWN;
                 shutdown = new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, safeLocation(), "KVM_EXIT_SHUTDOWN");
                 return shutdown;
@@ -234,6 +240,33 @@ final class KvmEngine implements CpuEngine {
             what = e.name();
         }
         return new Exit.EngineFault("kvm: " + what + " at " + location.get());
+    }
+
+    /**
+     * After a KVM_EXIT_SHUTDOWN: why this KVM cannot run the 32-bit paged mode the vCPU is in, or
+     * was turning on with its current instruction ({@code MOV CR0, reg} with PG set, which such a
+     * KVM shuts down on before CR0 changes), or null (neither, or this KVM can).
+     */
+    private String paged32Problem() {
+        try {
+            Sregs s = vcpu.getSregs();
+            if ((s.efer() & (1L << 10)) != 0 || (s.cr0() & 1) == 0) {
+                return null; // long mode or real mode
+            }
+            boolean paged = Paging32Probe.paged32(s.cr0(), s.efer());
+            if (!paged && (s.cr0() & 0x8000_0000L) == 0) {
+                org.polyvisor.kvm.Regs r = vcpu.getRegs();
+                long at = (s.cs().base() + r.rip()) & 0xFFFF_FFFFL; // linear = physical with paging off
+                if (memory.isMemory(at) && memory.isMemory(at + 2) && memory.readByte(at) == 0x0F
+                        && memory.readByte(at + 1) == 0x22) {
+                    int modrm = memory.readByte(at + 2);
+                    paged = (modrm & 0xF8) == 0xC0 && (r.gpr(modrm & 7) & 0x8000_0000L) != 0; // MOV CR0, reg
+                }
+            }
+            return paged ? Paging32Probe.problem() : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private String safeLocation() {
@@ -401,6 +434,14 @@ final class KvmEngine implements CpuEngine {
         if (state.formatVersion() != CpuState.FORMAT_VERSION) {
             throw new IllegalArgumentException("CPU state format " + state.formatVersion() + " is not "
                     + CpuState.FORMAT_VERSION);
+        }
+        if (Paging32Probe.paged32(state.cr0(), state.efer())) {
+            String limit = Paging32Probe.problem();
+            if (limit != null) {
+                throw new IllegalArgumentException("kvm: " + limit + "; the state has paging on (CR0 "
+                        + Long.toHexString(state.cr0()) + ") without long mode (EFER " + Long.toHexString(state.efer())
+                        + ")");
+            }
         }
         completePending();
         Sregs current = vcpu.getSregs();
