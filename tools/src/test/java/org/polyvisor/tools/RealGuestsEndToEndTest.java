@@ -26,7 +26,8 @@ import org.polyvisor.vm.VmState;
  * booted directly through the boot loaders on the interpreter: memtest86+ (32-bit, Linux boot
  * protocol, serial console) and Debian's i386 kernel with the fetched initramfs. Skipped, saying
  * so, when the cache has not been filled (run {@code guests/fetch}); the cache folder can be moved
- * with {@code -Dpolyvisor.guests.cache=DIR}.
+ * with {@code -Dpolyvisor.guests.cache=DIR}. The Debian boot runs with the engine's own page walk,
+ * or under an MMU strategy with {@code -Dpolyvisor.linux.mmu=shadow|slat}.
  */
 class RealGuestsEndToEndTest {
 
@@ -97,7 +98,8 @@ class RealGuestsEndToEndTest {
     void debianKernelBootsToAShellOnTheSerialConsole() throws Exception {
         Path kernel = cached("vmlinuz-686");
         Path initrd = cached("initramfs-686.cpio.gz");
-        Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter").irqchip("pic")
+        Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter")
+                .mmu(System.getProperty("polyvisor.linux.mmu", "")).irqchip("pic")
                 .devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(128L << 20)
                 .kernel(kernel.toString()).initrd(initrd.toString())
                 .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());

@@ -28,6 +28,11 @@ import org.polyvisor.mmu.Translation;
  * write to a leaf without W is either ROM (write protection: the write is dropped, as the bus drops
  * it) or a page not yet written since the dirty log was last collected (logged, W set, resumed).
  *
+ * <p>Memory: the nested table stays under {@code mmu.slat.max-pages} table pages; dirty logging
+ * splits 2 MiB leaves as far as the cap allows and {@link NestedTable} folds the oldest split back
+ * when a write needs another one (a folded range stays read-only, so each page's first write in a
+ * round still traps and is logged).
+ *
  * <p>Guest semantics are those of the architectural walk ({@code PageWalker}), step for step.
  * Nothing of the guest's tables is cached here, so CR3 switches, INVLPG and page-table edits cost
  * nothing beyond the engine's TLB flush.
