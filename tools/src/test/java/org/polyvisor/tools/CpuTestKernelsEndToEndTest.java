@@ -50,8 +50,35 @@ class CpuTestKernelsEndToEndTest {
         "gates, 10, shadow", "tasks, 9, shadow", "v86, 6, shadow", "paging, 7, shadow", "iobitmap, 6, shadow",
         "gates, 10, slat", "tasks, 9, slat", "v86, 6, slat", "paging, 7, slat", "iobitmap, 6, slat"})
     void kernelPassesAllItsTests(String suite, int tests, String mmu) throws Exception {
+        runKernel(suite, tests, "pic", "", mmu);
+    }
+
+    /**
+     * The cpu suite (CPUID, CR4 feature bits, RDTSC, SYSENTER/SYSEXIT, NMI through the local APIC)
+     * under each built-in CPU model and a model with overrides; the CPUID line it prints must show
+     * what the VM's configuration says.
+     */
+    @ParameterizedTest(name = "cpu model [{0}]")
+    @CsvSource(delimiter = ';', value = {
+        "'';                                  GenuineIntel; 0x00000633; 0x0100a979; 0x00000000",
+        "pentium-pro;                         GenuineIntel; 0x00000619; 0x0000a179; 0x00000000",
+        "pentium3;                            GenuineIntel; 0x00000686; 0x0100a979; 0x00000000",
+        "pentium2,vendor=AuthenticAMD,family=6,model=10,stepping=0,brand=Polyvisor Test CPU,features=-sep;"
+            + " AuthenticAMD; 0x000006a0; 0x0100a179; 0x80000004"})
+    void cpuKernelSeesTheConfiguredModel(String model, String vendor, String signature, String edx, String maxExt)
+            throws Exception {
+        String out = runKernel("cpu", 6, "apic", model, "");
+        // EDX with the APIC bit (9): the VM has a local APIC.
+        int withApic = Integer.parseUnsignedInt(edx.substring(2), 16) | 1 << 9;
+        assertTrue(out.contains(String.format("CPUID vendor=%s signature=%s edx=0x%08x ecx=0x00000000 max-extended=%s\r\n",
+                vendor, signature, withApic, maxExt)), out);
+        assertEquals(maxExt.equals("0x80000004"), out.contains("CPUID brand=Polyvisor Test CPU\r\n"), out);
+    }
+
+    private String runKernel(String suite, int tests, String irqchip, String model, String mmu) throws Exception {
         String rom = "cputest-" + suite + ".rom";
-        VmConfig config = VmConfig.builder("cputest-" + suite).cpu("interpreter").mmu(mmu).irqchip("pic")
+        VmConfig config = VmConfig.builder("cputest-" + suite).cpu("interpreter").mmu(mmu).irqchip(irqchip)
+                .cpuModel(model)
                 .devices("uart16550, debug-exit").memory(16L << 20).firmware(RunGuest.bundledRom(rom).toString())
                 .build();
         Vm vm = manager.define(config);
@@ -67,5 +94,6 @@ class CpuTestKernelsEndToEndTest {
         assertTrue(m.find(), out);
         assertEquals(tests, Integer.parseInt(m.group(1)), out);
         assertEquals(0, Integer.parseInt(m.group(2)), out);
+        return out;
     }
 }
