@@ -5,9 +5,11 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.memory.MemoryRegion;
 import org.polyvisor.memory.WriteListener;
@@ -32,8 +34,15 @@ final class GuestMemoryImpl implements GuestMemory {
     private final boolean[] writable;
     /** Region index + 1 per page, 0 where nothing is mapped. */
     private final short[] pageMap = new short[PAGES];
-    /** Number of watches per page. */
+    /** Number of watches per page (the filter every write reads). */
     private final byte[] watchCount = new byte[PAGES];
+    /**
+     * The watches of each page, in the order they were added: a directory of 1024 blocks of 1024
+     * pages, blocks made on first use, each page's array replaced (never changed) under the lock. A
+     * watched write calls exactly the listeners of its page, however many watches the VM has.
+     */
+    @SuppressWarnings("unchecked")
+    private final AtomicReferenceArray<Watch[]>[] watchesByPage = new AtomicReferenceArray[PAGES >>> 10];
     private final List<Watch> watches = new CopyOnWriteArrayList<>();
     private final long ramSize;
 
@@ -339,6 +348,15 @@ final class GuestMemoryImpl implements GuestMemory {
             }
             for (long p = first; p <= last; p++) {
                 watchCount[(int) p]++;
+                AtomicReferenceArray<Watch[]> block = watchesByPage[(int) (p >>> 10)];
+                if (block == null) {
+                    block = new AtomicReferenceArray<>(1024);
+                    watchesByPage[(int) (p >>> 10)] = block;
+                }
+                Watch[] old = block.get((int) p & 1023);
+                Watch[] now = old == null ? new Watch[1] : Arrays.copyOf(old, old.length + 1);
+                now[now.length - 1] = w;
+                block.set((int) p & 1023, now);
             }
             watches.add(w);
         }
@@ -351,9 +369,11 @@ final class GuestMemoryImpl implements GuestMemory {
     }
 
     private void notifyWrite(long gpa, int length) {
-        long page = gpa >>> PAGE_SHIFT;
-        for (Watch w : watches) {
-            if (page >= w.first && page <= w.last) {
+        int page = (int) (gpa >>> PAGE_SHIFT);
+        AtomicReferenceArray<Watch[]> block = watchesByPage[page >>> 10];
+        Watch[] onPage = block == null ? null : block.get(page & 1023);
+        if (onPage != null) {
+            for (Watch w : onPage) {
                 w.listener.written(gpa, length);
             }
         }
@@ -387,6 +407,16 @@ final class GuestMemoryImpl implements GuestMemory {
                 closed = true;
                 for (long p = first; p <= last; p++) {
                     watchCount[(int) p]--;
+                    AtomicReferenceArray<Watch[]> block = watchesByPage[(int) (p >>> 10)];
+                    Watch[] old = block.get((int) p & 1023);
+                    Watch[] now = new Watch[old.length - 1];
+                    int n = 0;
+                    for (Watch o : old) {
+                        if (o != this) {
+                            now[n++] = o;
+                        }
+                    }
+                    block.set((int) p & 1023, n == 0 ? null : now);
                 }
                 watches.remove(this);
             }
