@@ -26,7 +26,7 @@ import org.polyvisor.vm.VmStatus;
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME]
- *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
+ *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet]
  * </pre>
  * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
@@ -154,6 +154,7 @@ public final class RunGuest {
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
+                    case "--vcpus" -> b.vcpus(Integer.parseInt(value(rest, a)));
                     case "--clock" -> b.clock(ClockMode.valueOf(value(rest, a).toUpperCase(Locale.ROOT)));
                     case "--seconds" -> seconds = Long.parseLong(value(rest, a));
                     case "--quiet" -> quiet = true;

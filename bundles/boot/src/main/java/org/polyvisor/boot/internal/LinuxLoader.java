@@ -79,6 +79,7 @@ abstract class LinuxLoader implements BootLoader {
             placements.add(String.format("initrd %s-%s (%s)", Le.hex(initrdAddr), Le.hex(initrdAddr + initrdSize - 1),
                     Le.size(initrdSize)));
         }
+        MpTable.installFor(request, placements);
         CpuState start = enter(request, k, map, initrdAddr, initrdSize, placements);
         return new BootPlan(name(), start, placements, Map.of());
     }

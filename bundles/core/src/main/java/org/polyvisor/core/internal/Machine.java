@@ -281,10 +281,12 @@ final class Machine {
                 initrds.add(readImage(config, "initrd", item[0], item[1]));
             }
             bootLoader = chooseLoader(config, registry, kernel);
-            bootRequest = new BootRequest(name, kernel, initrds, config.cmdline(), memory, reset, config.vcpus());
+            // The interrupt controller is an APIC when it owns IA32_APIC_BASE (as CPUID's APIC bit says).
+            boolean apic = chip != null && chip.source(0).ownsMsr(0x1B);
+            bootRequest = new BootRequest(name, kernel, initrds, config.cmdline(), memory, reset, config.vcpus(), apic);
         } else {
             bootRequest = new BootRequest(name, bootRequest.kernel(), bootRequest.initrds(), bootRequest.cmdline(),
-                    memory, reset, bootRequest.vcpus());
+                    memory, reset, bootRequest.vcpus(), bootRequest.apic());
         }
         try {
             bootPlan = bootLoader.load(bootRequest);

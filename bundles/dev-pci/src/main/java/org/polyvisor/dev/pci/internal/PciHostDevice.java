@@ -54,6 +54,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
     private final int[] pirq;
     private final VmControl control;
     private final Segment segment;
+    private final DeviceContext context;
     private final Registration registration;
     private final Map<Integer, IrqLine> gsiLines = new TreeMap<>();
     /** Level last driven per GSI (absent: not yet driven, so the first change drives every line); guarded by {@link #intxLock}. */
@@ -84,7 +85,8 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         own.makeWritable(0x3C, 0x3D);
         own.makeWritable(PciConfigSpace.DEVICE_SPECIFIC, 256);
         Arrays.fill(lines, -1);
-        this.segment = Segments.acquire(context.vmName());
+        this.context = context;
+        this.segment = Segments.acquire(context);
         Registration r = null;
         try {
             r = context.ports().map(BASE_PORT, WINDOW, name, this);
@@ -93,7 +95,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
             if (r != null) {
                 r.close();
             }
-            Segments.release(segment);
+            Segments.release(segment, context);
             throw e;
         }
         this.registration = r;
@@ -345,6 +347,6 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         // the same levels, so a swap neither loses nor duplicates an edge.
         segment.unbind(this);
         registration.close();
-        Segments.release(segment);
+        Segments.release(segment, context);
     }
 }

@@ -53,6 +53,9 @@ final class Fakes {
         }
     }
 
+    /** Per-VM services by VM name (tests use a fresh VM name each). */
+    private static final Map<String, Map<Class<?>, Object>> SERVICES = new HashMap<>();
+
     /** A device context with the fakes above, sharing one port bus and lines between devices. */
     static final class Context implements DeviceContext {
         final String vm;
@@ -61,6 +64,8 @@ final class Fakes {
         final Map<Integer, RecordingLine> lines;
         final Control control = new Control();
         private final Map<String, String> options;
+        /** The VM's per-VM services, shared by the contexts of one VM name (as the core keeps one map per machine). */
+        private final Map<Class<?>, Object> services;
 
         Context(String vm, String instance, Map<String, String> options) {
             this(vm, instance, options, new FakePortBus(), new HashMap<>());
@@ -73,6 +78,9 @@ final class Fakes {
             this.options = options;
             this.ports = ports;
             this.lines = lines;
+            synchronized (SERVICES) {
+                this.services = SERVICES.computeIfAbsent(vm, v -> new HashMap<>());
+            }
         }
 
         RecordingLine line(int gsi) {
@@ -92,6 +100,27 @@ final class Fakes {
         @Override
         public Map<String, String> options() {
             return options;
+        }
+
+        @Override
+        public <T> Optional<T> vmService(Class<T> type) {
+            synchronized (SERVICES) {
+                return Optional.ofNullable(type.cast(services.get(type)));
+            }
+        }
+
+        @Override
+        public <T> AutoCloseable provideVmService(Class<T> type, T service) {
+            synchronized (SERVICES) {
+                if (services.putIfAbsent(type, service) != null) {
+                    throw new IllegalStateException("vm '" + vm + "': " + type.getName() + " is already provided");
+                }
+            }
+            return () -> {
+                synchronized (SERVICES) {
+                    services.remove(type, service);
+                }
+            };
         }
 
         @Override

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.device.Device;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.pci.PciBus;
 import org.polyvisor.pci.PciBuses;
 import org.polyvisor.pci.PciConfigSpace;
 import org.polyvisor.pci.PciFunction;
@@ -31,7 +32,7 @@ class PciHostTest {
         for (int i = toClose.size() - 1; i >= 0; i--) {
             toClose.get(i).close();
         }
-        assertFalse(Segments.exists(vm), "bus released when bridge and functions are gone");
+        assertFalse(ctx.vmService(PciBus.class).isPresent(), "bus released when bridge and functions are gone");
     }
 
     private Device bridge() {
@@ -71,9 +72,14 @@ class PciHostTest {
     }
 
     private PciSlot attach(PciFunction f, int device) {
-        PciSlot s = PciBuses.attach(vm, "fn" + device, f, device);
+        PciSlot s = PciBuses.attach(function("fn" + device), "fn" + device, f, device);
         toClose.add(s);
         return s;
+    }
+
+    /** A function's own context in the same VM. */
+    private Fakes.Context function(String name) {
+        return new Fakes.Context(vm, name, Map.of(), ctx.ports, ctx.lines);
     }
 
     private static int address(int bus, int dev, int fn, int reg) {
@@ -220,7 +226,7 @@ class PciHostTest {
         cfgWrite(2, 0x3C, 1, 9);
         SavedState saved = first.saveState();
         first.close();
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "other", new TestFunction(1), 2),
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("other"), "other", new TestFunction(1), 2),
                 "the function keeps its slot while the bridge is away");
         Fakes.Context ctx2 = new Fakes.Context(vm, "pci", Map.of(), ctx.ports, ctx.lines);
         Device second = new PciHostModel().create(ctx2);
@@ -231,6 +237,23 @@ class PciHostTest {
         assertEquals(1, ctx.line(10).raises, "no second edge across the swap");
     }
 
+    /**
+     * The bus is a per-VM service offered through the context of the part that created it; when
+     * that part goes first, the offer passes to a remaining user, so parts that come later still
+     * find the same bus (no second bus behind no bridge).
+     */
+    @Test
+    void busOfferPassesToARemainingUserWhenItsCreatorLeaves() throws Exception {
+        TestFunction first = new TestFunction(1);
+        PciSlot firstSlot = PciBuses.attach(function("first"), "first", first, 3); // creates and offers the bus
+        bridge();
+        firstSlot.close();
+        assertTrue(ctx.vmService(PciBus.class).isPresent(), "still offered while the bridge uses the bus");
+        attach(new TestFunction(1), 5);
+        assertEquals(0x1042_1AF4, cfgRead(5, 0, 4), "a function attached after the hand-over is behind the bridge");
+        assertEquals(0xFFFF_FFFF, cfgRead(3, 0, 4), "the detached function is gone");
+    }
+
     @Test
     void oneBridgePerVmAndSlotConflictsNameTheOwner() {
         bridge();
@@ -238,10 +261,10 @@ class PciHostTest {
                 () -> new PciHostModel().create(new Fakes.Context(vm, "pci2", Map.of())));
         assertTrue(e.getMessage().contains("already has a PCI host bridge"), e.getMessage());
         attach(new TestFunction(1), 4);
-        e = assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 4));
+        e = assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 4));
         assertTrue(e.getMessage().contains("taken by fn4"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 0));
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 32));
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 0));
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 32));
     }
 
     @Test
