@@ -60,10 +60,17 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
     private static final String INITRD = "initramfs-686.cpio.gz";
     /** Kernel message lines: {@code [    1.234567] text}. */
     private static final Pattern MESSAGE = Pattern.compile("^\\[\\s*\\d+\\.\\d+\\] (.*)$", Pattern.MULTILINE);
-    /** Messages whose presence or wording depends on host speed and wall time, not on the machine. */
+    /**
+     * Messages whose presence or wording depends on host speed and wall time, not on the machine:
+     * calibrations, timing reports, and the warnings (with their register and stack dumps) that a
+     * guest slowed down by a busy host gets from its watchdogs (RCU stalls, soft lockups).
+     */
     private static final Pattern TIMING = Pattern.compile("tsc: |clocksource|BogoMIPS|Calibrating delay|hrtimer: |"
-            + "random: |sched_clock|audit\\(|rtc_cmos .*setting system clock|clk: |workqueue: |timekeeping|"
-            + "Timer-related|took \\d+|Freeing unused|cpuidle|hpet|RAMDISK: incomplete");
+            + "random: |sched_clock|audit\\(|rtc_cmos .*setting system clock|clk: |workqueue: |Workqueue: |"
+            + "timekeeping|Timer-related|took \\d+|interrupt took|Freeing unused|cpuidle|hpet|RT throttling|"
+            + "rcu: |rcu_|soft lockup|hung_task|watchdog|Call Trace|TASK>|\\+0x[0-9a-f]+/0x[0-9a-f]+|"
+            + "^(E[A-Z]{2}|[DEFGS]S|CR0|DR[0-7]|EIP): |CPU: \\d+ PID|Hardware name|Code: |NMI|Modules linked|"
+            + "task:|\\(t=\\d+|Sending |Stack:|^\\? ");
 
     @Override
     @org.ops4j.pax.exam.Configuration
