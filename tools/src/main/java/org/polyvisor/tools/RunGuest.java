@@ -25,7 +25,7 @@ import org.polyvisor.vm.VmStatus;
  *
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
- *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME]
+ *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME] [--until TEXT]
  *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet]
  * </pre>
@@ -59,6 +59,23 @@ public final class RunGuest {
      */
     public static Result run(VmConfig config, Duration limit, PrintStream consoleOut)
             throws IOException, InterruptedException {
+        return run(config, limit, consoleOut, null);
+    }
+
+    /**
+     * Runs a guest until it stops, the time is up, or its console shows a text.
+     *
+     * @param config     the VM (its parts must be on the class path)
+     * @param limit      longest run
+     * @param consoleOut where to copy the console as it is produced, or null
+     * @param until      end the run as soon as the console output contains this, or null; the
+     *                   result's wall time is then the time from start to that moment
+     * @return what happened
+     * @throws IOException          if the parts cannot be loaded
+     * @throws InterruptedException if interrupted
+     */
+    public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, String until)
+            throws IOException, InterruptedException {
         VmManagerImpl manager = new VmManagerImpl();
         try {
             for (PartLoader.Found f : PartLoader.load(RunGuest.class.getClassLoader())) {
@@ -71,7 +88,17 @@ public final class RunGuest {
             AutoCloseable follow = consoleOut == null ? null : vm.console().attach(b -> consoleOut.write(b, 0, b.length));
             long t0 = System.nanoTime();
             vm.start();
-            VmStatus st = vm.awaitState(limit, VmState.STOPPED, VmState.CRASHED);
+            VmStatus st;
+            if (until == null) {
+                st = vm.awaitState(limit, VmState.STOPPED, VmState.CRASHED);
+            } else {
+                // the text may span bytes written over time: look at the output kept, every 20 ms
+                long end = t0 + limit.toNanos();
+                do {
+                    st = vm.awaitState(Duration.ofMillis(20), VmState.STOPPED, VmState.CRASHED);
+                } while (st.state() == VmState.RUNNING && System.nanoTime() < end
+                        && !new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1).contains(until));
+            }
             Duration wall = Duration.ofNanos(System.nanoTime() - t0);
             if (st.state() == VmState.RUNNING) {
                 vm.pause();
@@ -130,6 +157,7 @@ public final class RunGuest {
         long seconds = 10;
         boolean quiet = false;
         String firmware = null;
+        String until = null;
         List<String> rest = new ArrayList<>(List.of(args));
         try {
             while (!rest.isEmpty()) {
@@ -151,6 +179,7 @@ public final class RunGuest {
                         }
                         b.option(kv.substring(0, eq), kv.substring(eq + 1));
                     }
+                    case "--until" -> until = value(rest, a);
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
@@ -174,7 +203,7 @@ public final class RunGuest {
         }
         Result r;
         try {
-            r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out);
+            r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out, until);
         } catch (VmException e) {
             System.err.println("run-guest: " + e.getMessage());
             System.exit(64);
@@ -190,6 +219,10 @@ public final class RunGuest {
                 r.instructionsPerSecond() / 1e6);
         out.println("exits: " + r.stats().exitsByReason());
         out.println("console lines: " + r.console().lines().count());
+        if (until != null) {
+            boolean found = r.console().contains(until);
+            out.printf(Locale.ROOT, "until: %s after %.3f s from vm start%n", found ? "found" : "NOT found", r.wall().toNanos() / 1e9);
+        }
         int code = r.status().exitStatus().orElse(r.status().state() == VmState.CRASHED ? 2 : 0);
         System.exit(code);
     }
