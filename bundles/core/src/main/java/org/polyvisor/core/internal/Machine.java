@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.IntConsumer;
 import org.polyvisor.boot.BootException;
 import org.polyvisor.boot.BootImage;
 import org.polyvisor.boot.BootLoader;
@@ -58,6 +59,10 @@ final class Machine {
     static final long VCPU_TIMEOUT_MS = 10_000;
     /** Largest firmware image accepted (a 16 MiB flash, as the largest PC firmware). */
     static final long MAX_FIRMWARE = 16L << 20;
+    /** A firmware image is whole blocks of this size: 64 KiB. */
+    static final long FIRMWARE_BLOCK = 0x1_0000L;
+    /** Bytes from the reset vector 0xFFFFFFF0 to the end of the firmware. */
+    static final int RESET_VECTOR_BYTES = 16;
 
     private final VmImpl vm;
     private final String name;
@@ -166,6 +171,7 @@ final class Machine {
                         config.name(), config.firmware(), VmConfig.formatSize(size),
                         size > MAX_FIRMWARE ? "the 16M firmware window" : "guest RAM (" + VmConfig.formatSize(config.memoryBytes()) + ")"));
             }
+            checkFirmware(config, size);
         }
         if (!config.kernel().isEmpty()) {
             long size = imageSize(config, "kernel", config.kernel());
@@ -280,6 +286,37 @@ final class Machine {
      */
     BootPlan bootPlan() {
         return bootPlan;
+    }
+
+    /**
+     * Refuses a firmware image that cannot be one: a PC firmware is whole 64 KiB blocks (QEMU's
+     * pc_system_firmware_init refuses other sizes too), so a truncated download fails here, and
+     * its last 16 bytes hold the first instruction at the reset vector 0xFFFFFFF0, which a
+     * zero-filled or erased (0xFF) image does not have.
+     */
+    private static void checkFirmware(VmConfig config, long size) {
+        String what = "vm '" + config.name() + "': firmware image '" + config.firmware() + "'";
+        if (size % FIRMWARE_BLOCK != 0) {
+            throw new VmException(String.format("%s is %d bytes, not a whole number of 64 KiB blocks as a PC firmware"
+                    + " is (a truncated image?)", what, size));
+        }
+        byte[] vector = new byte[RESET_VECTOR_BYTES];
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(resolve(config.firmware()).toFile(), "r")) {
+            f.seek(size - RESET_VECTOR_BYTES);
+            f.readFully(vector);
+        } catch (IOException e) {
+            throw new VmException(what + ": cannot read its reset vector: " + e.getMessage(), e);
+        }
+        boolean zeros = true;
+        boolean ones = true;
+        for (byte b : vector) {
+            zeros &= b == 0;
+            ones &= b == (byte) 0xFF;
+        }
+        if (zeros || ones) {
+            throw new VmException(String.format("%s has no code at the reset vector (its last 16 bytes are all 0x%s):"
+                    + " not a firmware image, or a corrupt one", what, zeros ? "00" : "ff"));
+        }
     }
 
     private static long imageSize(VmConfig config, String what, String path) {
@@ -526,6 +563,11 @@ final class Machine {
             @Override
             public Optional<CharBackend> console() {
                 return claimConsole(slot);
+            }
+
+            @Override
+            public IntConsumer log() {
+                return vm.logBackend()::write;
             }
         };
         try {

@@ -10,6 +10,7 @@ import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.IrqLine;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.testing.FakeGuestMemory;
 import org.polyvisor.time.VmClock;
 
 /** Small fakes of the platform side of the device API. */
@@ -60,6 +61,8 @@ final class Fakes {
         final FakePortBus ports;
         final Map<Integer, RecordingLine> lines;
         final Control control = new Control();
+        /** Records the legacy-window decoding the bridge's PAM registers ask for. */
+        final FakeGuestMemory memory = FakeGuestMemory.flat(0x1000);
         private final Map<String, String> options;
 
         Context(String vm, String instance, Map<String, String> options) {
@@ -111,7 +114,7 @@ final class Fakes {
 
         @Override
         public GuestMemory memory() {
-            throw new UnsupportedOperationException();
+            return memory;
         }
 
         @Override
