@@ -161,6 +161,28 @@ class SeaBiosEndToEndTest {
         assertTrue(console.contains(BOOT_MESSAGE), console);
     }
 
+    /**
+     * With no bootable device SeaBIOS waits etc/boot-fail-wait milliseconds and reboots: it copies
+     * its pristine image back over the shadow RAM, asks for a reset through port 0xCF9 and
+     * triple-faults in case that did nothing. The VM resets (PAM back to the ROM side) and runs
+     * POST again instead of crashing.
+     */
+    @Test
+    void rebootsAfterTheBootFailureAndRunsPostAgain(@TempDir Path dir) throws Exception {
+        Path wait = Files.write(dir.resolve("boot-fail-wait"), new byte[] {1, 0, 0, 0}); // 1 ms, little-endian
+        String devices = DEVICES.replace("fwcfg", "fwcfg(file=etc/boot-fail-wait:" + wait + ")");
+        Vm vm = manager.define(seabiosVm("seabios-reboot", biosBin()).devices(devices).build());
+        vm.start();
+        Pattern banner = Pattern.compile("(?m)^SeaBIOS \\(version ");
+        String log = RealGuestsEndToEndTest.runUntil(vm, vm.log(), Duration.ofMinutes(3),
+                l -> banner.matcher(l).results().count() >= 5); // two POSTs (each shows it twice) and a third begun
+        assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe() + "\n" + log);
+        assertTrue(banner.matcher(log).results().count() >= 5, log);
+        assertTrue(log.contains("Attempting a hard reboot"), log);
+        assertFalse(log.contains("Unable to hard-reboot"), log);
+        assertTrue(vm.stats().parts().get("device pci").get("pam-changes") > 4, vm.stats().parts().toString());
+    }
+
     @Test
     void truncatedOrCorruptFirmwareIsRefusedBeforeStart(@TempDir Path dir) throws Exception {
         byte[] bios = Files.readAllBytes(biosBin());

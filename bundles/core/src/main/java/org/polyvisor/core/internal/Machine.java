@@ -91,6 +91,8 @@ final class Machine {
     private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> vmServices =
             new java.util.concurrent.ConcurrentHashMap<>();
     private boolean consoleClaimed;
+    /** A guest-requested reset is on its way to the control thread (set on a vCPU or device thread). */
+    private volatile boolean resetRequested;
     private String consoleClaimant;
     /** The loader of a directly booted kernel and what it was asked, for a guest reset; else null. */
     private BootLoader bootLoader;
@@ -686,6 +688,7 @@ final class Machine {
 
         @Override
         public void reset() {
+            resetRequested = true;
             requestExitAll();
             vm.guestEvent(Machine.this, VmImpl.GuestEvent.reset());
         }
@@ -708,6 +711,13 @@ final class Machine {
     // ---- called on vCPU threads ------------------------------------------------------------
 
     void guestShutdown(Vcpu vcpu, Exit.Shutdown s) {
+        if (resetRequested) {
+            // The guest asked for a reset and faulted before its vCPU stopped (SeaBIOS's
+            // qemu_reboot writes 0xCF9, then runs int3 to triple-fault should that not reset):
+            // the reset already on its way is what a PC does for both.
+            requestExitAll();
+            return;
+        }
         requestExitAll();
         vm.guestEvent(this, VmImpl.GuestEvent.crash(s.message()));
     }
@@ -1096,6 +1106,7 @@ final class Machine {
                 s.device.reset();
             }
         }
+        resetRequested = false;
     }
 
     /** Ends the vCPU threads and releases every part. Idempotent. */
