@@ -26,7 +26,7 @@ import org.polyvisor.vm.VmStatus;
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--irqchip NAME]
- *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
+ *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet] [--log]
  * </pre>
  * {@code --log} prints the VM log (e.g. SeaBIOS's debugcon messages) to standard error as it comes.
@@ -176,6 +176,7 @@ public final class RunGuest {
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
+                    case "--vcpus" -> b.vcpus(Integer.parseInt(value(rest, a)));
                     case "--clock" -> b.clock(ClockMode.valueOf(value(rest, a).toUpperCase(Locale.ROOT)));
                     case "--seconds" -> seconds = Long.parseLong(value(rest, a));
                     case "--quiet" -> quiet = true;

@@ -106,6 +106,18 @@ class SeaBiosEndToEndTest {
         assertThrows(VmException.class, () -> vm.log().send(new byte[] {'x'}), "the log takes no input");
     }
 
+    /** With the APIC and two vCPUs SeaBIOS wakes the second one (INIT/SIPI) and counts both, as fw_cfg says. */
+    @Test
+    void countsTwoCpusThroughTheApic() throws Exception {
+        Vm vm = manager.define(seabiosVm("seabios-smp", biosBin()).irqchip("apic").vcpus(2).build());
+        vm.start();
+        String log = RealGuestsEndToEndTest.runUntil(vm, vm.log(), Duration.ofMinutes(3), l -> l.contains("No bootable device."));
+        assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe() + "\n" + log);
+        assertTrue(log.contains("handle_smp: apic_id=0x1"), log);
+        assertTrue(log.contains("Found 2 cpu(s) max supported 2 cpu(s)"), log);
+        assertTrue(log.contains("No bootable device."), log);
+    }
+
     /** What the boot sector prints on COM1. */
     static final String BOOT_MESSAGE = "Booted from virtio-blk by SeaBIOS";
 
