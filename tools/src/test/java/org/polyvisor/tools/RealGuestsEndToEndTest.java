@@ -19,6 +19,7 @@ import org.polyvisor.boot.BootLoader;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmConsole;
 import org.polyvisor.vm.VmState;
 
 /**
@@ -59,10 +60,15 @@ class RealGuestsEndToEndTest {
 
     /** Waits until the console satisfies a condition, the VM stops, or the time is up; returns the console. */
     private static String runUntil(Vm vm, Duration limit, Predicate<String> done) throws InterruptedException {
+        return runUntil(vm, vm.console(), limit, done);
+    }
+
+    /** Waits until a VM's console or log satisfies a condition, the VM stops, or the time is up; returns the text. */
+    static String runUntil(Vm vm, VmConsole source, Duration limit, Predicate<String> done) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         String out = "";
         while (System.nanoTime() < deadline) {
-            out = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
+            out = new String(source.recentOutput(), StandardCharsets.ISO_8859_1);
             if (done.test(out) || vm.status().state() != VmState.RUNNING) {
                 break;
             }

@@ -75,6 +75,15 @@ public interface Vm {
         return java.util.Optional.empty();
     }
 
+    /**
+     * Returns the VM's log: the guest's diagnostic output that devices carry apart from the
+     * console, such as firmware writing to a debug port (SeaBIOS to debugcon). It takes no input:
+     * {@link VmConsole#send} throws {@link VmException}. Like the console it outlives restarts.
+     *
+     * @return the log
+     */
+    VmConsole log();
+
     /** @return the devices of the assembled VM (empty when not assembled) */
     List<DeviceInfo> devices();
 

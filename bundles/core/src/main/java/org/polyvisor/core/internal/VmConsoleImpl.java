@@ -30,6 +30,21 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
     /** What Linux's panic() prints first (kernel/panic.c); the message follows on the same line. */
     static final String LINUX_PANIC = "Kernel panic - not syncing: ";
 
+    /** Null for a console; the refusal for an output-only channel such as the VM log. */
+    private final String noInput;
+
+    /** A console: output kept and followed, input queued for the serial device. */
+    VmConsoleImpl() {
+        this(null);
+    }
+
+    /**
+     * @param noInput null for a console, or why input is refused (an output-only channel)
+     */
+    VmConsoleImpl(String noInput) {
+        this.noInput = noInput;
+    }
+
     @Override
     public void write(int b) {
         synchronized (ring) {
@@ -103,6 +118,9 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
 
     @Override
     public void send(byte[] bytes) {
+        if (noInput != null) {
+            throw new org.polyvisor.vm.VmException(noInput);
+        }
         synchronized (input) {
             if (input.size() + bytes.length > INPUT_LIMIT) {
                 throw new org.polyvisor.vm.VmException("console input queue is full (the guest is not reading)");

@@ -7,6 +7,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import org.polyvisor.cpu.CpuState;
 import org.polyvisor.cpu.CpuStrategy;
+import org.polyvisor.device.CharBackend;
 import org.polyvisor.irq.IrqChipStrategy;
 import org.polyvisor.mmu.DirtyPageLog;
 import org.polyvisor.mmu.MmuStrategy;
@@ -60,6 +61,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
     private final VmManagerImpl manager;
     private final PartRegistry registry;
     private final VmConsoleImpl console = new VmConsoleImpl();
+    private final VmConsoleImpl log = new VmConsoleImpl("the VM log takes no input");
     private VmConfig config;
     private Machine machine;
     private VmState state = VmState.DEFINED;
@@ -325,6 +327,16 @@ final class VmImpl implements Vm, PartRegistry.Listener {
     @Override
     public VmConsole console() {
         return console;
+    }
+
+    @Override
+    public VmConsole log() {
+        return log;
+    }
+
+    /** Where devices write the guest's diagnostic output ({@code DeviceContext.log()}). */
+    CharBackend logBackend() {
+        return log;
     }
 
     @Override

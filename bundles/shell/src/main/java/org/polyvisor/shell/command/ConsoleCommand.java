@@ -57,6 +57,10 @@ public class ConsoleCommand extends VmCommandSupport {
     @Option(name = "--no-input", aliases = "-n", description = "Do not read the keyboard; only show output")
     boolean noInput;
 
+    @Option(name = "--log", aliases = "-l", description = "Show the VM log instead of COM1: the guest's diagnostic "
+            + "output from devices such as debugcon (SeaBIOS writes its POST messages there); implies --no-input")
+    boolean log;
+
     @Option(name = "--tail", description = "Show at most this many lines of the earlier output first "
             + "(default: all the VM keeps, at least 64 KiB; 0: none)")
     int tailLines = -1;
@@ -79,7 +83,8 @@ public class ConsoleCommand extends VmCommandSupport {
             return null;
         }
         Vm vm = awaitVm();
-        VmConsole console = vm.console();
+        VmConsole console = log ? vm.log() : vm.console();
+        noInput |= log;
         PrintStream out = session.getConsole();
         boolean interactive = !noInput && timeoutSeconds < 0;
         long deadline = timeoutSeconds < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);

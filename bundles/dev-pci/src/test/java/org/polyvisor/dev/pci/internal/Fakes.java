@@ -10,6 +10,7 @@ import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.IrqLine;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.testing.FakeGuestMemory;
 import org.polyvisor.time.VmClock;
 
 /** Small fakes of the platform side of the device API. */
@@ -63,6 +64,8 @@ final class Fakes {
         final FakePortBus ports;
         final Map<Integer, RecordingLine> lines;
         final Control control = new Control();
+        /** Records the legacy-window decoding the bridge's PAM registers ask for. */
+        final FakeGuestMemory memory = FakeGuestMemory.flat(0x1000);
         private final Map<String, String> options;
         /** The VM's per-VM services, shared by the contexts of one VM name (as the core keeps one map per machine). */
         private final Map<Class<?>, Object> services;
@@ -140,7 +143,7 @@ final class Fakes {
 
         @Override
         public GuestMemory memory() {
-            throw new UnsupportedOperationException();
+            return memory;
         }
 
         @Override

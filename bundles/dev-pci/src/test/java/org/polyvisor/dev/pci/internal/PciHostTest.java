@@ -121,6 +121,47 @@ class PciHostTest {
     }
 
     @Test
+    void subsystemIdsTellSeaBiosItRunsOnQemusI440fx() {
+        bridge();
+        assertEquals(0x1AF4, cfgRead(0, 0x2C, 2), "subsystem vendor: Red Hat");
+        assertEquals(0x1100, cfgRead(0, 0x2E, 2), "subsystem: QEMU virtual machine");
+    }
+
+    @Test
+    void pamRegistersSwitchTheLegacyWindowSegmentBySegment() {
+        Device d = bridge();
+        // power-on: every segment decodes to the ROM/PCI side
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xC_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xE_C000L));
+        // SeaBIOS make_bios_writable_intel: two dword writes at 0x58 and 0x5C
+        cfgWrite(0, 0x58, 4, 0x3333_3000);
+        cfgWrite(0, 0x5C, 4, 0x3333_3333);
+        for (long a = 0xC_0000L; a < 0x10_0000L; a += 0x1000) {
+            assertEquals("RW", ctx.memory.legacyDecode(a), Long.toHexString(a));
+        }
+        // make_bios_readonly: 0x11, and one segment with its own attributes
+        cfgWrite(0, 0x59, 1, 0x10);
+        cfgWrite(0, 0x5E, 1, 0x21); // PAM5: 0xE0000 read-only DRAM, 0xE4000 write-only
+        assertEquals("R-", ctx.memory.legacyDecode(0xF_F000L));
+        assertEquals("R-", ctx.memory.legacyDecode(0xE_3000L));
+        assertEquals("-W", ctx.memory.legacyDecode(0xE_4000L));
+        assertEquals("RW", ctx.memory.legacyDecode(0xE_8000L));
+        cfgWrite(0, 0x59, 1, 0x03); // PAM0's low nibble is reserved: no effect on 0xF0000
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertTrue(d.stats().get("pam-changes") >= 4);
+        // a reset puts the window back on the ROM side; a restore brings the saved map back
+        cfgWrite(0, 0x59, 1, 0x30);
+        SavedState s = d.saveState();
+        d.reset();
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xE_8000L));
+        d.restoreState(s);
+        assertEquals("RW", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("-W", ctx.memory.legacyDecode(0xE_4000L));
+    }
+
+    @Test
     void absentFunctionsBusesAndDisabledCyclesReadAllOnes() {
         Device d = bridge();
         assertEquals(0xFFFF_FFFF, cfgRead(5, 0, 4));
