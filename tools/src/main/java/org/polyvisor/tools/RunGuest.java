@@ -27,7 +27,7 @@ import org.polyvisor.vm.VmStatus;
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--irqchip NAME]
  *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
- *           [--seconds N] [--quiet]
+ *           [--seconds N] [--quiet] [--stats]
  * </pre>
  * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
  * time limit ends the run, 2 when the VM crashed, 64 for a usage error.
@@ -129,6 +129,7 @@ public final class RunGuest {
                 .devices("uart16550, debug-exit").memory(16L << 20);
         long seconds = 10;
         boolean quiet = false;
+        boolean stats = false;
         String firmware = null;
         List<String> rest = new ArrayList<>(List.of(args));
         try {
@@ -148,6 +149,7 @@ public final class RunGuest {
                     case "--clock" -> b.clock(ClockMode.valueOf(value(rest, a).toUpperCase(Locale.ROOT)));
                     case "--seconds" -> seconds = Long.parseLong(value(rest, a));
                     case "--quiet" -> quiet = true;
+                    case "--stats" -> stats = true;
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -180,6 +182,9 @@ public final class RunGuest {
                 r.instructionsPerSecond() / 1e6);
         out.println("exits: " + r.stats().exitsByReason());
         out.println("console lines: " + r.console().lines().count());
+        if (stats) {
+            r.stats().parts().forEach((part, counters) -> out.println("stats " + part + ": " + counters));
+        }
         int code = r.status().exitStatus().orElse(r.status().state() == VmState.CRASHED ? 2 : 0);
         System.exit(code);
     }

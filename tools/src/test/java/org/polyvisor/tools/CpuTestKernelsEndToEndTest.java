@@ -21,7 +21,7 @@ import org.polyvisor.vm.VmStatus;
 
 /**
  * The CPU test kernels (guests/cputest: gates, task switches, virtual-8086 mode, paging faults,
- * the I/O permission bitmap) on the interpreter, assembled by the real core outside OSGi. Each
+ * the I/O permission bitmap) on the interpreter and on binary translation, assembled by the real core outside OSGi. Each
  * kernel checks itself and reports PASS/FAIL lines on COM1; it passes here when it powers off with
  * exit status 1, printed no FAIL line and ran all its tests. The same ROMs pass under
  * {@code qemu-system-i386 -accel tcg} (see guests/cputest/README.md), so these results compare our
@@ -44,11 +44,13 @@ class CpuTestKernelsEndToEndTest {
         manager.deactivate();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"gates, 10", "tasks, 9", "v86, 6", "paging, 7", "iobitmap, 6"})
-    void kernelPassesAllItsTests(String suite, int tests) throws Exception {
+    @ParameterizedTest(name = "{0} on {2}")
+    @CsvSource({"gates, 10, interpreter", "tasks, 9, interpreter", "v86, 6, interpreter", "paging, 7, interpreter",
+        "iobitmap, 6, interpreter", "gates, 10, binary-translation", "tasks, 9, binary-translation",
+        "v86, 6, binary-translation", "paging, 7, binary-translation", "iobitmap, 6, binary-translation"})
+    void kernelPassesAllItsTests(String suite, int tests, String cpu) throws Exception {
         String rom = "cputest-" + suite + ".rom";
-        VmConfig config = VmConfig.builder("cputest-" + suite).cpu("interpreter").irqchip("pic")
+        VmConfig config = VmConfig.builder("cputest-" + suite).cpu(cpu).irqchip("pic")
                 .devices("uart16550, debug-exit").memory(16L << 20).firmware(RunGuest.bundledRom(rom).toString())
                 .build();
         Vm vm = manager.define(config);
