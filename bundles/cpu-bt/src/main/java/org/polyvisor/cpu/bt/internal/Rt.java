@@ -1,5 +1,6 @@
 package org.polyvisor.cpu.bt.internal;
 
+import java.nio.ByteBuffer;
 import org.polyvisor.cpu.interpreter.core.InterpreterCore;
 import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.LazyFlags;
@@ -20,13 +21,15 @@ final class Rt {
         long o = off & 0xFFFF_FFFFL;
         if (o >= x.readLo[seg] && o + size - 1 <= x.readHi[seg]) {
             long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
-            if (((int) lin & 0xFFF) <= 4096 - size) {
+            int po = (int) lin & 0xFFF;
+            if (po <= 4096 - size) {
                 int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
                 if (x.readTag[i] == ((lin >>> 12) << 2 | user | 1)) {
                     long p = x.readPhys[i];
-                    if ((p & InterpreterCore.TLB_MMIO) == 0) {
-                        long pa = p | (lin & 0xFFF);
-                        return size == 4 ? x.mem.readDword(pa) : size == 2 ? x.mem.readWord(pa) : x.mem.readByte(pa);
+                    if (p == x.hostReadPhys[i] || (p & InterpreterCore.TLB_MMIO) == 0 && x.fillHost(i, p, false)) {
+                        ByteBuffer b = x.hostReadBuf[i];
+                        int a = x.hostReadOff[i] + po;
+                        return size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF;
                     }
                 }
             }
@@ -38,25 +41,44 @@ final class Rt {
         long o = off & 0xFFFF_FFFFL;
         if (o >= x.writeLo[seg] && o + size - 1 <= x.writeHi[seg]) {
             long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
-            if (((int) lin & 0xFFF) <= 4096 - size) {
+            int po = (int) lin & 0xFFF;
+            if (po <= 4096 - size) {
                 int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
                 if (x.writeTag[i] == ((lin >>> 12) << 2 | user | 1)) {
                     long p = x.writePhys[i];
                     if ((p & InterpreterCore.TLB_MMIO) == 0) {
-                        long pa = p | (lin & 0xFFF);
-                        if (size == 4) {
-                            x.mem.writeDword(pa, value);
-                        } else if (size == 2) {
-                            x.mem.writeWord(pa, value);
-                        } else {
-                            x.mem.writeByte(pa, value);
+                        if (x.mem.isWatched(p)) {
+                            // Code or traced page tables: the memory API's path tells the watchers.
+                            writePhysical(x, p | po, size, value);
+                            return;
                         }
-                        return;
+                        if (p == x.hostWritePhys[i] || x.fillHost(i, p, true)) {
+                            ByteBuffer b = x.hostWriteBuf[i];
+                            int a = x.hostWriteOff[i] + po;
+                            if (size == 4) {
+                                b.putInt(a, value);
+                            } else if (size == 2) {
+                                b.putShort(a, (short) value);
+                            } else {
+                                b.put(a, (byte) value);
+                            }
+                            return;
+                        }
                     }
                 }
             }
         }
         x.core.write(seg, off, size, value);
+    }
+
+    private static void writePhysical(Vcpu x, long pa, int size, int value) {
+        if (size == 4) {
+            x.mem.writeDword(pa, value);
+        } else if (size == 2) {
+            x.mem.writeWord(pa, value);
+        } else {
+            x.mem.writeByte(pa, value);
+        }
     }
 
     /** A near transfer beyond the CS limit is #GP(0) at the transfer instruction. */
