@@ -27,7 +27,7 @@ import org.polyvisor.vm.VmStatus;
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME] [--until TEXT]
  *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
- *           [--seconds N] [--quiet] [--log]
+ *           [--seconds N] [--quiet] [--log] [--stats]
  * </pre>
  * {@code --log} prints the VM log (e.g. SeaBIOS's debugcon messages) to standard error as it comes.
  * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
@@ -174,6 +174,7 @@ public final class RunGuest {
         long seconds = 10;
         boolean quiet = false;
         boolean log = false;
+        boolean stats = false;
         String firmware = null;
         String until = null;
         List<String> rest = new ArrayList<>(List.of(args));
@@ -206,6 +207,7 @@ public final class RunGuest {
                     case "--seconds" -> seconds = Long.parseLong(value(rest, a));
                     case "--quiet" -> quiet = true;
                     case "--log" -> log = true;
+                    case "--stats" -> stats = true;
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -242,6 +244,9 @@ public final class RunGuest {
         if (until != null) {
             boolean found = r.console().contains(until);
             out.printf(Locale.ROOT, "until: %s after %.3f s from vm start%n", found ? "found" : "NOT found", r.wall().toNanos() / 1e9);
+        }
+        if (stats) {
+            r.stats().parts().forEach((part, counters) -> out.println("stats " + part + ": " + counters));
         }
         int code = r.status().exitStatus().orElse(r.status().state() == VmState.CRASHED ? 2 : 0);
         System.exit(code);

@@ -61,6 +61,13 @@ public final class TestMachine implements VcpuContext {
     private final String cpuModel;
     public final CpuEngine engine;
 
+    /**
+     * Makes the engine under test: the interpreter, unless a test of an engine built on the
+     * interpreter core (binary translation) runs these tests against its own.
+     */
+    public static volatile java.util.function.Function<VcpuContext, CpuEngine> engines =
+            c -> new InterpreterStrategy().createEngine(c);
+
     private final PortBus ports = new PortBus() {
         @Override
         public Registration map(int base, int length, String owner, PortDevice device) {
@@ -197,7 +204,7 @@ public final class TestMachine implements VcpuContext {
     private TestMachine(TestMemory memory, String cpuModel) {
         this.memory = memory;
         this.cpuModel = cpuModel;
-        this.engine = new InterpreterStrategy().createEngine(this);
+        this.engine = engines.apply(this);
     }
 
     // ---- VcpuContext ----

@@ -570,6 +570,11 @@ final class Cpu implements CodeFetcher {
      * which one wins), and the buffer is little-endian as {@link MemoryRegion} asks.
      */
     private MemoryRegion soleRegion(long physPage) {
+        if (physPage >= GuestMemory.LEGACY_WINDOW_START && physPage < GuestMemory.LEGACY_WINDOW_END) {
+            // the chipset may switch these pages between ROM and shadow RAM at any time (PAM):
+            // only GuestMemory knows which one a given access decodes to
+            return null;
+        }
         MemoryRegion found = null;
         for (MemoryRegion r : memory.regions()) {
             if (r.contains(physPage)) {
