@@ -14,7 +14,9 @@ class FirmwareImageCheckTest {
 
     @Test
     void truncatedFirmwareIsRefusedWholeBlocksAreTaken(@TempDir Path dir) throws Exception {
-        Path whole = Files.write(dir.resolve("bios.bin"), new byte[0x2_0000]);
+        byte[] image = new byte[0x2_0000];
+        image[image.length - 16] = (byte) 0xEA; // JMP FAR at the reset vector, as a real firmware has
+        Path whole = Files.write(dir.resolve("bios.bin"), image);
         Machine.checkImages(VmConfig.builder("ok").memory(16L << 20).firmware(whole.toString()).build());
 
         Path cut = Files.write(dir.resolve("cut.bin"), new byte[0x2_0000 - 4096]);
