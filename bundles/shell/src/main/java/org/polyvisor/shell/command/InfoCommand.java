@@ -75,6 +75,7 @@ public class InfoCommand extends VmCommandSupport {
         general.addRow().addContent("Clock", c.clock().name().toLowerCase(java.util.Locale.ROOT));
         general.addRow().addContent("Autostart", c.autostart());
         general.addRow().addContent("Console output", Formats.count(vm.console().totalOutput()) + " bytes");
+        general.addRow().addContent("Log output", Formats.count(vm.log().totalOutput()) + " bytes (vm:console --log)");
         general.print(out, !noFormat);
 
         out.println();

@@ -56,6 +56,14 @@ class FwCfgTest {
         throw new AssertionError("no file " + name);
     }
 
+    @Test
+    void cpuCountDefaultsToTheVmsVcpus() {
+        ctx = FakeDeviceContext.builder().vcpus(3).build();
+        new FwCfgModel().create(ctx);
+        assertEquals(3, le(item(0x05, 2)).getShort(), "FW_CFG_NB_CPUS");
+        assertEquals(3, le(item(0x0F, 2)).getShort(), "FW_CFG_MAX_CPUS");
+    }
+
     private long[][] e820() {
         int[] f = file("etc/e820");
         ByteBuffer b = le(item(f[1], f[0]));
