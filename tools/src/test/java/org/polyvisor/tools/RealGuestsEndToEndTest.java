@@ -15,6 +15,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.polyvisor.boot.BootLoader;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
@@ -129,6 +130,44 @@ class RealGuestsEndToEndTest {
         assertTrue(after.contains("model name"), after);
         assertTrue(after.contains("proc") && after.contains("sys"), after);
         assertTrue(after.contains("done-42"), after);
+        assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
+    }
+
+    /**
+     * The same kernel with two vCPUs and the APIC chip finds the local APICs and the IOAPIC in the
+     * MP tables the boot loader writes (there is no firmware and no ACPI), brings up the second
+     * processor, routes the timer, serial, RTC and PCI interrupts through the IOAPIC, and reaches
+     * the shell. The console goes to the test's output, for the record.
+     */
+    @Test
+    void debianKernelFindsTheApicsInTheMpTablesAndBootsBothProcessors(@TempDir Path dir) throws Exception {
+        Path kernel = cached("vmlinuz-686");
+        Path initrd = cached("initramfs-686.cpio.gz");
+        Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[1 << 20]);
+        Vm vm = manager.define(VmConfig.builder("debian-apic").cpu("interpreter").irqchip("apic").vcpus(2)
+                .devices("uart16550, debug-exit, pit8254, rtc, i8042, pci, virtio-blk(image=" + disk + ")")
+                .memory(128L << 20).kernel(kernel.toString()).initrd(initrd.toString())
+                .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
+        vm.start();
+        Duration limit = Duration.ofMinutes(Long.getLong("polyvisor.linux.minutes", 15));
+        String prompt = "polyvisor:/# ";
+        String out = runUntil(vm, limit, o -> o.contains(prompt));
+        String after = "";
+        if (out.contains(prompt)) {
+            int before = out.length();
+            vm.console().send("cat /proc/interrupts; echo done-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
+            after = runUntil(vm, Duration.ofMinutes(3), o -> o.length() > before && o.substring(before).contains("done-42"))
+                    .substring(before);
+        }
+        System.out.println(out + after);
+        assertTrue(out.contains("Intel MultiProcessor Specification v1.4"), out);
+        assertTrue(out.contains("MPTABLE: OEM ID: POLYVISR"), out);
+        assertTrue(out.contains("IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23"), out);
+        assertTrue(out.contains("Processors: 2"), out);
+        assertTrue(out.contains("Brought up 1 node, 2 CPUs"), out);
+        assertTrue(out.contains(prompt), "no shell prompt yet (" + vm.status().describe() + "):\n" + out);
+        assertTrue(after.contains("IO-APIC") && after.contains("ttyS0") && after.contains("rtc0"), after);
         assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
     }
 }
