@@ -95,4 +95,33 @@ public class HotSwapIT extends PolyvisorTestSupport {
         assertTrue("--until returns once the text is shown, not after --timeout",
                 System.nanoTime() - t0 < java.util.concurrent.TimeUnit.SECONDS.toNanos(50));
     }
+
+    @Test
+    public void theMmuSwapsToSlatWhoseDirtyLogTheShellDrives() throws Exception {
+        Vm vm = runningDemo();
+        awaitCountAbove(vm, 1, WAIT);
+        String out = executeOk("vm:swap demo --mmu slat");
+        assertTrue(out, out.contains("slat"));
+        assertEquals("slat", vm.config().mmu());
+        assertTrue(executeOk("vm:dirty demo start"), vm.dirtyLog().get().active());
+        executeOk("vm:dirty demo collect"); // the first round reports all of RAM
+        int before = lastCount(vm);
+        awaitCountAbove(vm, before + 1, WAIT);
+        String collected = executeOk("vm:dirty demo collect");
+        // The counting guest writes its stack and variables: some pages, far fewer than all of RAM.
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+) dirty pages").matcher(collected);
+        assertTrue(collected, m.find());
+        int pages = Integer.parseInt(m.group(1));
+        assertTrue(collected, pages > 0 && pages < vm.config().memoryBytes() / 4096 / 2);
+        assertTrue(executeOk("vm:dirty demo status"), vm.dirtyLog().get().active());
+        executeOk("vm:dirty demo stop");
+        assertTrue(execute("vm:dirty demo collect").contains("not started"));
+        String stats = executeOk("vm:stats --no-format demo");
+        assertTrue(stats, stats.contains("nested-violations-dirty-log"));
+        executeOk("vm:swap demo --mmu shadow");
+        assertTrue(execute("vm:dirty demo start").contains("keeps none"));
+        int after = lastCount(vm);
+        awaitCountAbove(vm, after + 1, WAIT);
+        assertConsecutive(output(vm));
+    }
 }

@@ -7,7 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
@@ -36,9 +37,10 @@ class A20GateEndToEndTest {
         manager.deactivate();
     }
 
-    @Test
-    void gateFollowsTheI8042AndPort92() throws Exception {
-        VmConfig config = VmConfig.builder("a20").cpu("interpreter").irqchip("pic")
+    @ParameterizedTest(name = "mmu ''{0}''")
+    @ValueSource(strings = {"", "shadow", "slat"})
+    void gateFollowsTheI8042AndPort92(String mmu) throws Exception {
+        VmConfig config = VmConfig.builder("a20").cpu("interpreter").mmu(mmu).irqchip("pic")
                 .devices("uart16550, debug-exit, i8042").memory(16L << 20)
                 .firmware(RunGuest.bundledRom("a20-gate.rom").toString()).build();
         Vm vm = manager.define(config);

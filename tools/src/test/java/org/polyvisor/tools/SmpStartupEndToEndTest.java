@@ -8,7 +8,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
@@ -38,10 +38,10 @@ class SmpStartupEndToEndTest {
         manager.deactivate();
     }
 
-    @ParameterizedTest(name = "irqchip={0}")
-    @ValueSource(strings = {"apic", "apic-v"})
-    void bspStartsTheApWithInitAndSipi(String irqchip) throws Exception {
-        VmConfig config = VmConfig.builder("smp-" + irqchip).cpu("interpreter").irqchip(irqchip).vcpus(2)
+    @ParameterizedTest(name = "irqchip={0} mmu={1}")
+    @CsvSource({"apic, ''", "apic-v, ''", "apic, shadow", "apic, slat"})
+    void bspStartsTheApWithInitAndSipi(String irqchip, String mmu) throws Exception {
+        VmConfig config = VmConfig.builder("smp-" + irqchip).cpu("interpreter").mmu(mmu).irqchip(irqchip).vcpus(2)
                 .devices("uart16550, debug-exit").memory(16L << 20)
                 .firmware(RunGuest.bundledRom("smp-initsipi.rom").toString()).build();
         Vm vm = manager.define(config);

@@ -119,8 +119,9 @@ class ProtectedModeTest {
         m.engine.importState(b.build());
     }
 
-    @Test
-    void pageFaultSetsCr2AndErrorCodeAndWalkSetsAccessedDirty() {
+    @org.junit.jupiter.params.ParameterizedTest(name = "mmu ''{0}''")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "shadow", "slat"})
+    void pageFaultSetsCr2AndErrorCodeAndWalkSetsAccessedDirty(String mmu) {
         int pd = 0x100000;
         int pt = 0x101000;
         TestMachine m = flat(
@@ -131,6 +132,7 @@ class ProtectedModeTest {
                 0x0F, 0x22, 0xC0,               // mov cr0, eax
                 0xC7, 0x05, 0x00, 0x50, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, // mov dword [0x5000], 1
                 0xA1, 0x10, 0x00, 0x20, 0x00);  // mov eax, [0x200010]
+        m.withMmu(mmu);
         m.memory.writeDword(pd, pt | 3);
         for (int i = 0; i < 1024; i++) {
             if (i != 0x200) {
