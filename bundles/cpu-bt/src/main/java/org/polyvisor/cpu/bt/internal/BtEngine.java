@@ -118,9 +118,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
             }
             return null;
         }
-        if (r.stoppedAtClass() != null) {
-            sensitiveSites[r.stoppedAtClass().ordinal()]++;
-        }
+        // A block ending before a sensitive instruction does not count it: its own address gets
+        // an entry (the next lookup), which counts the site once and each execution.
         e.lastEip = e.eip + r.guestBytes() - 1;
         e.guestBytes = r.guestBytes();
         e.instructions = r.instructions();

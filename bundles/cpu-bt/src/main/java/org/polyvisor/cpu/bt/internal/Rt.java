@@ -152,6 +152,19 @@ final class Rt {
         }
     }
 
+    /** IMUL's signed product of two operands of a size (sign-extended from it). */
+    static long imul(int a, int b, int size) {
+        return (long) LazyFlags.signExtend(a & LazyFlags.mask(size), size) * LazyFlags.signExtend(b & LazyFlags.mask(size), size);
+    }
+
+    /** IMUL's flags: SF/ZF/PF of the low half, CF = OF = the product does not fit the size. */
+    static void imulFlags(LazyFlags f, int size, long product) {
+        int r = (int) product;
+        boolean overflow = size == 4 ? product != r : LazyFlags.signExtend(r & LazyFlags.mask(size), size) != product;
+        int flags = LazyFlags.zsp(r & LazyFlags.mask(size), LazyFlags.signBit(size));
+        f.setAll(overflow ? flags | Eflags.CF | Eflags.OF : flags);
+    }
+
     static int carry(LazyFlags f) {
         return f.cf() ? 1 : 0;
     }

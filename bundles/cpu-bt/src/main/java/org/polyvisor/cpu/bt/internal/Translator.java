@@ -67,6 +67,8 @@ final class Translator {
     private static final int T4 = 22;
     private static final int WV = 23;
     private static final int LAST_LOCAL = 23;
+    /** A long (two slots), after the int locals. */
+    private static final int PRODUCT = 24;
 
     /** What a translation attempt produced. */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
@@ -203,7 +205,11 @@ final class Translator {
             case INC: case DEC: case NOT: case NEG:
                 return n == 1 && isRegOrMem(in, 0);
             case SHL: case SAL: case SHR: case SAR:
-                return n == 2 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0;
+                return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0
+                        || in.kind(1) == Instruction.KIND_REG && in.size(1) == 1 && in.reg(1) == 1);
+            case IMUL_RM:
+                return (n == 2 || n == 3) && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1)
+                        && (n == 2 || in.kind(2) == Instruction.KIND_IMM);
             case MOVZX: case MOVSX:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1);
             case LEA:
@@ -270,6 +276,8 @@ final class Translator {
                 mv.visitVarInsn(ISTORE, l);
             }
         }
+        mv.visitInsn(LCONST_0);
+        mv.visitVarInsn(LSTORE, PRODUCT);
         for (int i = 0; i < 8; i++) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
@@ -370,6 +378,10 @@ final class Translator {
             if (m == Mnemonic.INC || m == Mnemonic.DEC) {
                 return !onlyIncDec;
             }
+            if (in.operandCount() == 2 && in.kind(1) == Instruction.KIND_REG && writesFlags(m) && m != Mnemonic.IMUL_RM
+                    && (m == Mnemonic.SHL || m == Mnemonic.SAL || m == Mnemonic.SHR || m == Mnemonic.SAR)) {
+                return true; // by CL: a zero count keeps the flags, so they are read
+            }
             if (writesFlags(m)) {
                 return m == Mnemonic.ADC || m == Mnemonic.SBB;
             }
@@ -383,7 +395,7 @@ final class Translator {
     private static boolean writesFlags(Mnemonic m) {
         switch (m) {
             case ADD: case OR: case ADC: case SBB: case AND: case SUB: case XOR: case CMP: case TEST:
-            case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR:
+            case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR: case IMUL_RM:
                 return true;
             default:
                 return false;
@@ -406,7 +418,26 @@ final class Translator {
             case NOT: case NEG:
                 return unary(in, m == Mnemonic.NEG);
             case SHL: case SAL: case SHR: case SAR:
-                return shift(in, m);
+                return in.kind(1) == Instruction.KIND_IMM ? shift(in, m) : shiftByCl(in, m);
+            case IMUL_RM: {
+                int s = in.size(0);
+                int first = in.operandCount() == 3 ? 1 : 0;
+                readOperand(in, first, false);
+                readOperand(in, first + 1, false);
+                iconst(s);
+                mv.visitMethodInsn(INVOKESTATIC, RT, "imul", "(III)J", false);
+                mv.visitVarInsn(LSTORE, PRODUCT);
+                mv.visitVarInsn(LLOAD, PRODUCT);
+                mv.visitInsn(L2I);
+                storeReg(s, in.reg(0));
+                mv.visitVarInsn(ALOAD, X);
+                mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+                iconst(s);
+                mv.visitVarInsn(LLOAD, PRODUCT);
+                mv.visitMethodInsn(INVOKESTATIC, RT, "imulFlags", "(L" + LAZY + ";IJ)V", false);
+                fop = -1; // the flags are in the LazyFlags object now
+                return false;
+            }
             case MOV: {
                 readOperand(in, 1, false);
                 return writeOperand(in, 0, in.size(0), false);
@@ -850,6 +881,58 @@ final class Translator {
         boolean stored = writeOperand(in, 0, size, true);
         recordFlags(op, size, T1, T2, T4, -1);
         return stored;
+    }
+
+    /**
+     * SHL/SHR/SAR by CL: a count of 0 (after masking) changes nothing, not even the flags, and does
+     * not write the destination, so the flags go to the LazyFlags object first and both paths end
+     * with them there.
+     */
+    private boolean shiftByCl(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+        loadReg(1, 1);
+        iconst(0x1F);
+        mv.visitInsn(IAND);
+        mv.visitVarInsn(ISTORE, T2);
+        Label none = new Label();
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitJumpInsn(IFEQ, none);
+        mv.visitVarInsn(ILOAD, T1);
+        int op;
+        if (m == Mnemonic.SHR) {
+            op = LazyFlags.OP_SHR;
+        } else if (m == Mnemonic.SAR) {
+            op = LazyFlags.OP_SAR;
+            if (size < 4) {
+                iconst(32 - size * 8);
+                mv.visitInsn(ISHL);
+                iconst(32 - size * 8);
+                mv.visitInsn(ISHR);
+            }
+        } else {
+            op = LazyFlags.OP_SHL;
+        }
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(op == LazyFlags.OP_SHR ? IUSHR : op == LazyFlags.OP_SAR ? ISHR : ISHL);
+        mv.visitVarInsn(ISTORE, T4);
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        iconst(op);
+        iconst(size);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitVarInsn(ILOAD, T4);
+        iconst(0);
+        mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
     }
 
     // ---- operands ----
