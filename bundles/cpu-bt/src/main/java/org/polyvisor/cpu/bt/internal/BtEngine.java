@@ -36,6 +36,10 @@ final class BtEngine implements CpuEngine, BlockRunner {
     private long blocksRun;
     private long translatedInstructions;
     private long translateNanos;
+    /** {@link InterpreterCore#segmentGeneration} when {@link #flat} was computed. */
+    private int segmentGeneration = -1;
+    /** {@link Translator#FLAT} when DS, ES and SS are flat (base 0, all offsets valid), else 0. */
+    private int flat;
     private final long[] sensitiveSites = new long[Sensitive.values().length];
     private final long[] sensitiveRuns = new long[Sensitive.values().length];
 
@@ -66,7 +70,11 @@ final class BtEngine implements CpuEngine, BlockRunner {
                         break;
                     }
                 }
-                int mode = Translator.mode(core.code32(), core.stack32(), cpl);
+                if (core.segmentGeneration() != segmentGeneration) {
+                    segmentGeneration = core.segmentGeneration();
+                    flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
+                }
+                int mode = Translator.mode(core.code32(), core.stack32(), cpl) | flat;
                 BlockCache.Entry e = cache.lookup(pa, eip, mode);
                 CompiledBlock code = e.code;
                 if (code == null) {
@@ -104,6 +112,11 @@ final class BtEngine implements CpuEngine, BlockRunner {
         }
         translatedInstructions += done;
         return done;
+    }
+
+    private boolean flat(int seg) {
+        return x.segBase[seg] == 0 && x.readLo[seg] == 0 && x.writeLo[seg] == 0
+                && x.readHi[seg] == 0xFFFF_FFFFL && x.writeHi[seg] == 0xFFFF_FFFFL;
     }
 
     private CompiledBlock translate(BlockCache.Entry e) {

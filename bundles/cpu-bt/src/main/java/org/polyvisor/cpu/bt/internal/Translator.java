@@ -80,6 +80,7 @@ final class Translator {
     // ---- per translation ----
     private final boolean code32;
     private final boolean stack32;
+    private final boolean flat;
     private final int user;
     private final int startEip;
     private MethodVisitor mv;
@@ -96,11 +97,15 @@ final class Translator {
     private Translator(int mode, int startEip) {
         this.code32 = (mode & 1) != 0;
         this.stack32 = (mode & 2) != 0;
-        this.user = (mode >>> 2) == 3 ? 2 : 0;
+        this.user = (mode >>> 2 & 3) == 3 ? 2 : 0;
+        this.flat = (mode & FLAT) != 0;
         this.startEip = startEip;
     }
 
-    /** Mode bits a translation depends on: default size, stack size, CPL. */
+    /** Mode bit: DS, ES and SS are flat (base 0, every offset readable and writable). */
+    static final int FLAT = 1 << 4;
+
+    /** Mode bits a translation depends on: default size, stack size, CPL (and {@link #FLAT}). */
     static int mode(boolean code32, boolean stack32, int cpl) {
         return (code32 ? 1 : 0) | (stack32 ? 2 : 0) | cpl << 2;
     }
@@ -989,13 +994,17 @@ final class Translator {
         }
     }
 
+    private boolean flat(int seg) {
+        return flat && (seg == 0 || seg == 2 || seg == 3);
+    }
+
     private void read(int seg, int offLocal, int size) {
         mv.visitVarInsn(ALOAD, X);
         iconst(seg);
         mv.visitVarInsn(ILOAD, offLocal);
         iconst(size);
         iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, "read", "(L" + VCPU + ";IIII)I", false);
+        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "readFlat" : "read", "(L" + VCPU + ";IIII)I", false);
     }
 
     private void write(int seg, int offLocal, int size, int valueLocal) {
@@ -1005,7 +1014,7 @@ final class Translator {
         iconst(size);
         mv.visitVarInsn(ILOAD, valueLocal);
         iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, "write", "(L" + VCPU + ";IIIII)V", false);
+        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "writeFlat" : "write", "(L" + VCPU + ";IIIII)V", false);
     }
 
     // ---- stack ----
