@@ -175,4 +175,22 @@ class TranslationTest {
         assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
         assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
     }
+
+    @Test
+    void sensitiveInstructionsRunOnTheInterpreterCoreAndAreCounted() {
+        int[] code = {
+            0xBE, 0xE8, 0x03, 0x00, 0x00,       // mov esi, 1000
+            // loop:
+            0x31, 0xC0,                         // xor eax, eax
+            0x0F, 0xA2,                         // cpuid
+            0x01, 0xC7,                         // add edi, eax
+            0x4E,                               // dec esi
+            0x75, 0xF7,                         // jnz loop
+            0xF4,                               // hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertEquals(1L, s.get("bt-sensitive-sites-cpuid"), "one CPUID site: " + s);
+        long runs = s.get("bt-sensitive-runs-cpuid");
+        assertTrue(runs > 900 && runs <= 1000, "CPUID executions counted once the site is hot: " + runs);
+    }
 }

@@ -36,6 +36,10 @@ final class BtEngine implements CpuEngine, BlockRunner {
     private long blocksRun;
     private long translatedInstructions;
     private long translateNanos;
+    /** {@link InterpreterCore#segmentGeneration} when {@link #flat} was computed. */
+    private int segmentGeneration = -1;
+    /** {@link Translator#FLAT} when DS, ES and SS are flat (base 0, all offsets valid), else 0. */
+    private int flat;
     private final long[] sensitiveSites = new long[Sensitive.values().length];
     private final long[] sensitiveRuns = new long[Sensitive.values().length];
 
@@ -66,7 +70,11 @@ final class BtEngine implements CpuEngine, BlockRunner {
                         break;
                     }
                 }
-                int mode = Translator.mode(core.code32(), core.stack32(), cpl);
+                if (core.segmentGeneration() != segmentGeneration) {
+                    segmentGeneration = core.segmentGeneration();
+                    flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
+                }
+                int mode = Translator.mode(core.code32(), core.stack32(), cpl) | flat;
                 BlockCache.Entry e = cache.lookup(pa, eip, mode);
                 CompiledBlock code = e.code;
                 if (code == null) {
@@ -106,6 +114,11 @@ final class BtEngine implements CpuEngine, BlockRunner {
         return done;
     }
 
+    private boolean flat(int seg) {
+        return x.segBase[seg] == 0 && x.readLo[seg] == 0 && x.writeLo[seg] == 0
+                && x.readHi[seg] == 0xFFFF_FFFFL && x.writeHi[seg] == 0xFFFF_FFFFL;
+    }
+
     private CompiledBlock translate(BlockCache.Entry e) {
         long t0 = System.nanoTime();
         Translator.Result r = Translator.translate(core.memory(), e.pa, e.eip, e.mode, maxBlock);
@@ -118,9 +131,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
             }
             return null;
         }
-        if (r.stoppedAtClass() != null) {
-            sensitiveSites[r.stoppedAtClass().ordinal()]++;
-        }
+        // A block ending before a sensitive instruction does not count it: its own address gets
+        // an entry (the next lookup), which counts the site once and each execution.
         e.lastEip = e.eip + r.guestBytes() - 1;
         e.guestBytes = r.guestBytes();
         e.instructions = r.instructions();

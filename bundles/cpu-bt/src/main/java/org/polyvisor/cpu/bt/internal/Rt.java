@@ -20,55 +20,84 @@ final class Rt {
     static int read(Vcpu x, int seg, int off, int size, int user) {
         long o = off & 0xFFFF_FFFFL;
         if (o >= x.readLo[seg] && o + size - 1 <= x.readHi[seg]) {
-            long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
-            int po = (int) lin & 0xFFF;
-            if (po <= 4096 - size) {
-                int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
-                if (x.readTag[i] == ((lin >>> 12) << 2 | user | 1)) {
-                    long p = x.readPhys[i];
-                    if (p == x.hostReadPhys[i] || (p & InterpreterCore.TLB_MMIO) == 0 && x.fillHost(i, p, false)) {
-                        ByteBuffer b = x.hostReadBuf[i];
-                        int a = x.hostReadOff[i] + po;
-                        return size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF;
-                    }
-                }
+            long v = readLinear(x, (x.segBase[seg] + o) & 0xFFFF_FFFFL, size, user);
+            if (v >= 0) {
+                return (int) v;
             }
         }
         return x.core.read(seg, off, size);
     }
 
-    static void write(Vcpu x, int seg, int off, int size, int value, int user) {
-        long o = off & 0xFFFF_FFFFL;
-        if (o >= x.writeLo[seg] && o + size - 1 <= x.writeHi[seg]) {
-            long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
-            int po = (int) lin & 0xFFF;
-            if (po <= 4096 - size) {
-                int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
-                if (x.writeTag[i] == ((lin >>> 12) << 2 | user | 1)) {
-                    long p = x.writePhys[i];
-                    if ((p & InterpreterCore.TLB_MMIO) == 0) {
-                        if (x.mem.isWatched(p)) {
-                            // Code or traced page tables: the memory API's path tells the watchers.
-                            writePhysical(x, p | po, size, value);
-                            return;
-                        }
-                        if (p == x.hostWritePhys[i] || x.fillHost(i, p, true)) {
-                            ByteBuffer b = x.hostWriteBuf[i];
-                            int a = x.hostWriteOff[i] + po;
-                            if (size == 4) {
-                                b.putInt(a, value);
-                            } else if (size == 2) {
-                                b.putShort(a, (short) value);
-                            } else {
-                                b.put(a, (byte) value);
-                            }
-                            return;
-                        }
-                    }
+    /** {@link #read} for a flat segment (base 0, every offset valid: the translation checked). */
+    static int readFlat(Vcpu x, int seg, int off, int size, int user) {
+        long v = readLinear(x, off & 0xFFFF_FFFFL, size, user);
+        return v >= 0 ? (int) v : x.core.read(seg, off, size);
+    }
+
+    /** The TLB hit path of a read: the value zero-extended, or -1 for the slow path. */
+    private static long readLinear(Vcpu x, long lin, int size, int user) {
+        int po = (int) lin & 0xFFF;
+        if (po <= 4096 - size) {
+            int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
+            if (x.readTag[i] == ((lin >>> 12) << 2 | user | 1)) {
+                long p = x.readPhys[i];
+                if (p == x.hostReadPhys[i] || (p & InterpreterCore.TLB_MMIO) == 0 && x.fillHost(i, p, false)) {
+                    ByteBuffer b = x.hostReadBuf[i];
+                    int a = x.hostReadOff[i] + po;
+                    return (size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF) & 0xFFFF_FFFFL;
                 }
             }
         }
-        x.core.write(seg, off, size, value);
+        return -1;
+    }
+
+    static void write(Vcpu x, int seg, int off, int size, int value, int user) {
+        long o = off & 0xFFFF_FFFFL;
+        if (o < x.writeLo[seg] || o + size - 1 > x.writeHi[seg]
+                || !writeLinear(x, (x.segBase[seg] + o) & 0xFFFF_FFFFL, size, value, user)) {
+            x.core.write(seg, off, size, value);
+        }
+    }
+
+    /** {@link #write} for a flat segment. */
+    static void writeFlat(Vcpu x, int seg, int off, int size, int value, int user) {
+        if (!writeLinear(x, off & 0xFFFF_FFFFL, size, value, user)) {
+            x.core.write(seg, off, size, value);
+        }
+    }
+
+    /** The TLB hit path of a write; false for the slow path. */
+    private static boolean writeLinear(Vcpu x, long lin, int size, int value, int user) {
+        int po = (int) lin & 0xFFF;
+        if (po > 4096 - size) {
+            return false;
+        }
+        int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
+        if (x.writeTag[i] != ((lin >>> 12) << 2 | user | 1)) {
+            return false;
+        }
+        long p = x.writePhys[i];
+        if ((p & InterpreterCore.TLB_MMIO) != 0) {
+            return false;
+        }
+        if (x.mem.isWatched(p)) {
+            // Code or traced page tables: the memory API's path tells the watchers.
+            writePhysical(x, p | po, size, value);
+            return true;
+        }
+        if (p != x.hostWritePhys[i] && !x.fillHost(i, p, true)) {
+            return false;
+        }
+        ByteBuffer b = x.hostWriteBuf[i];
+        int a = x.hostWriteOff[i] + po;
+        if (size == 4) {
+            b.putInt(a, value);
+        } else if (size == 2) {
+            b.putShort(a, (short) value);
+        } else {
+            b.put(a, (byte) value);
+        }
+        return true;
     }
 
     private static void writePhysical(Vcpu x, long pa, int size, int value) {
@@ -150,6 +179,19 @@ final class Rt {
             case LazyFlags.OP_INC: case LazyFlags.OP_DEC: return cin;
             default: return LazyFlags.compute(op, size, a, b, res, cin) & Eflags.CF;
         }
+    }
+
+    /** IMUL's signed product of two operands of a size (sign-extended from it). */
+    static long imul(int a, int b, int size) {
+        return (long) LazyFlags.signExtend(a & LazyFlags.mask(size), size) * LazyFlags.signExtend(b & LazyFlags.mask(size), size);
+    }
+
+    /** IMUL's flags: SF/ZF/PF of the low half, CF = OF = the product does not fit the size. */
+    static void imulFlags(LazyFlags f, int size, long product) {
+        int r = (int) product;
+        boolean overflow = size == 4 ? product != r : LazyFlags.signExtend(r & LazyFlags.mask(size), size) != product;
+        int flags = LazyFlags.zsp(r & LazyFlags.mask(size), LazyFlags.signBit(size));
+        f.setAll(overflow ? flags | Eflags.CF | Eflags.OF : flags);
     }
 
     static int carry(LazyFlags f) {

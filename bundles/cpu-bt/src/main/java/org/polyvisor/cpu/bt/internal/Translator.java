@@ -67,6 +67,8 @@ final class Translator {
     private static final int T4 = 22;
     private static final int WV = 23;
     private static final int LAST_LOCAL = 23;
+    /** A long (two slots), after the int locals. */
+    private static final int PRODUCT = 24;
 
     /** What a translation attempt produced. */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
@@ -78,6 +80,7 @@ final class Translator {
     // ---- per translation ----
     private final boolean code32;
     private final boolean stack32;
+    private final boolean flat;
     private final int user;
     private final int startEip;
     private MethodVisitor mv;
@@ -94,11 +97,15 @@ final class Translator {
     private Translator(int mode, int startEip) {
         this.code32 = (mode & 1) != 0;
         this.stack32 = (mode & 2) != 0;
-        this.user = (mode >>> 2) == 3 ? 2 : 0;
+        this.user = (mode >>> 2 & 3) == 3 ? 2 : 0;
+        this.flat = (mode & FLAT) != 0;
         this.startEip = startEip;
     }
 
-    /** Mode bits a translation depends on: default size, stack size, CPL. */
+    /** Mode bit: DS, ES and SS are flat (base 0, every offset readable and writable). */
+    static final int FLAT = 1 << 4;
+
+    /** Mode bits a translation depends on: default size, stack size, CPL (and {@link #FLAT}). */
     static int mode(boolean code32, boolean stack32, int cpl) {
         return (code32 ? 1 : 0) | (stack32 ? 2 : 0) | cpl << 2;
     }
@@ -203,7 +210,11 @@ final class Translator {
             case INC: case DEC: case NOT: case NEG:
                 return n == 1 && isRegOrMem(in, 0);
             case SHL: case SAL: case SHR: case SAR:
-                return n == 2 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0;
+                return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0
+                        || in.kind(1) == Instruction.KIND_REG && in.size(1) == 1 && in.reg(1) == 1);
+            case IMUL_RM:
+                return (n == 2 || n == 3) && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1)
+                        && (n == 2 || in.kind(2) == Instruction.KIND_IMM);
             case MOVZX: case MOVSX:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1);
             case LEA:
@@ -270,6 +281,8 @@ final class Translator {
                 mv.visitVarInsn(ISTORE, l);
             }
         }
+        mv.visitInsn(LCONST_0);
+        mv.visitVarInsn(LSTORE, PRODUCT);
         for (int i = 0; i < 8; i++) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
@@ -370,6 +383,10 @@ final class Translator {
             if (m == Mnemonic.INC || m == Mnemonic.DEC) {
                 return !onlyIncDec;
             }
+            if (in.operandCount() == 2 && in.kind(1) == Instruction.KIND_REG && writesFlags(m) && m != Mnemonic.IMUL_RM
+                    && (m == Mnemonic.SHL || m == Mnemonic.SAL || m == Mnemonic.SHR || m == Mnemonic.SAR)) {
+                return true; // by CL: a zero count keeps the flags, so they are read
+            }
             if (writesFlags(m)) {
                 return m == Mnemonic.ADC || m == Mnemonic.SBB;
             }
@@ -383,7 +400,7 @@ final class Translator {
     private static boolean writesFlags(Mnemonic m) {
         switch (m) {
             case ADD: case OR: case ADC: case SBB: case AND: case SUB: case XOR: case CMP: case TEST:
-            case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR:
+            case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR: case IMUL_RM:
                 return true;
             default:
                 return false;
@@ -406,7 +423,26 @@ final class Translator {
             case NOT: case NEG:
                 return unary(in, m == Mnemonic.NEG);
             case SHL: case SAL: case SHR: case SAR:
-                return shift(in, m);
+                return in.kind(1) == Instruction.KIND_IMM ? shift(in, m) : shiftByCl(in, m);
+            case IMUL_RM: {
+                int s = in.size(0);
+                int first = in.operandCount() == 3 ? 1 : 0;
+                readOperand(in, first, false);
+                readOperand(in, first + 1, false);
+                iconst(s);
+                mv.visitMethodInsn(INVOKESTATIC, RT, "imul", "(III)J", false);
+                mv.visitVarInsn(LSTORE, PRODUCT);
+                mv.visitVarInsn(LLOAD, PRODUCT);
+                mv.visitInsn(L2I);
+                storeReg(s, in.reg(0));
+                mv.visitVarInsn(ALOAD, X);
+                mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+                iconst(s);
+                mv.visitVarInsn(LLOAD, PRODUCT);
+                mv.visitMethodInsn(INVOKESTATIC, RT, "imulFlags", "(L" + LAZY + ";IJ)V", false);
+                fop = -1; // the flags are in the LazyFlags object now
+                return false;
+            }
             case MOV: {
                 readOperand(in, 1, false);
                 return writeOperand(in, 0, in.size(0), false);
@@ -852,6 +888,58 @@ final class Translator {
         return stored;
     }
 
+    /**
+     * SHL/SHR/SAR by CL: a count of 0 (after masking) changes nothing, not even the flags, and does
+     * not write the destination, so the flags go to the LazyFlags object first and both paths end
+     * with them there.
+     */
+    private boolean shiftByCl(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+        loadReg(1, 1);
+        iconst(0x1F);
+        mv.visitInsn(IAND);
+        mv.visitVarInsn(ISTORE, T2);
+        Label none = new Label();
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitJumpInsn(IFEQ, none);
+        mv.visitVarInsn(ILOAD, T1);
+        int op;
+        if (m == Mnemonic.SHR) {
+            op = LazyFlags.OP_SHR;
+        } else if (m == Mnemonic.SAR) {
+            op = LazyFlags.OP_SAR;
+            if (size < 4) {
+                iconst(32 - size * 8);
+                mv.visitInsn(ISHL);
+                iconst(32 - size * 8);
+                mv.visitInsn(ISHR);
+            }
+        } else {
+            op = LazyFlags.OP_SHL;
+        }
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(op == LazyFlags.OP_SHR ? IUSHR : op == LazyFlags.OP_SAR ? ISHR : ISHL);
+        mv.visitVarInsn(ISTORE, T4);
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        iconst(op);
+        iconst(size);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitVarInsn(ILOAD, T4);
+        iconst(0);
+        mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
     // ---- operands ----
 
     /**
@@ -906,13 +994,17 @@ final class Translator {
         }
     }
 
+    private boolean flat(int seg) {
+        return flat && (seg == 0 || seg == 2 || seg == 3);
+    }
+
     private void read(int seg, int offLocal, int size) {
         mv.visitVarInsn(ALOAD, X);
         iconst(seg);
         mv.visitVarInsn(ILOAD, offLocal);
         iconst(size);
         iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, "read", "(L" + VCPU + ";IIII)I", false);
+        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "readFlat" : "read", "(L" + VCPU + ";IIII)I", false);
     }
 
     private void write(int seg, int offLocal, int size, int valueLocal) {
@@ -922,7 +1014,7 @@ final class Translator {
         iconst(size);
         mv.visitVarInsn(ILOAD, valueLocal);
         iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, "write", "(L" + VCPU + ";IIIII)V", false);
+        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "writeFlat" : "write", "(L" + VCPU + ";IIIII)V", false);
     }
 
     // ---- stack ----

@@ -89,6 +89,12 @@ public interface InterpreterCore {
     /** @return segment bases by segment number (live) */
     int[] segmentBases();
 
+    /**
+     * @return a number that changes whenever a segment's base or offset windows may have changed
+     *         (a load, a mode change, an import), so derived facts can be cached
+     */
+    int segmentGeneration();
+
     /** @return segment limits by segment number (live) */
     int[] segmentLimits();
 

@@ -77,6 +77,11 @@ public final class CoreBridge implements InterpreterCore {
     }
 
     @Override
+    public int segmentGeneration() {
+        return c.segmentGeneration;
+    }
+
+    @Override
     public int[] segmentLimits() {
         return c.segLimit;
     }

@@ -75,6 +75,8 @@ final class Cpu implements CodeFetcher {
     final long[] readHi = new long[6];
     final long[] writeLo = new long[6];
     final long[] writeHi = new long[6];
+    /** Counts changes of the segment caches (see {@code InterpreterCore.segmentGeneration}). */
+    int segmentGeneration;
     SegmentRegister ldtr;
     SegmentRegister tr;
     long gdtBase;
@@ -300,6 +302,7 @@ final class Cpu implements CodeFetcher {
 
     /** Recomputes a segment's offset windows from its cached limit and attributes. */
     void refreshSegment(int seg) {
+        segmentGeneration++;
         int attr = segAttr[seg];
         long limit = segLimit[seg] & 0xFFFF_FFFFL;
         long lo = 0;
