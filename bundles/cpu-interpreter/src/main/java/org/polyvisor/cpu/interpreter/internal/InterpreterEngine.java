@@ -128,7 +128,8 @@ final class InterpreterEngine implements CpuEngine {
                 Instruction in = c.fetch();
                 c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
                 Executor.execute(c, in);
-                if (trap != 0) {
+                // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
+                if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
                     c.dr[6] |= 0x4000; // DR6.BS: single step
                     Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
                 }
