@@ -25,7 +25,7 @@ import org.polyvisor.vm.VmStatus;
  *
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
- *           [--cpu NAME] [--irqchip NAME]
+ *           [--cpu NAME] [--cpu-model MODEL] [--irqchip NAME]
  *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet]
  * </pre>
@@ -142,6 +142,7 @@ public final class RunGuest {
                     case "--initrd" -> b.initrd(value(rest, a));
                     case "--cmdline" -> b.cmdline(value(rest, a));
                     case "--cpu" -> b.cpu(value(rest, a));
+                    case "--cpu-model" -> b.cpuModel(value(rest, a));
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
