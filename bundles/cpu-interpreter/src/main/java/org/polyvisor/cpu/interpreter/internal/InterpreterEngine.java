@@ -39,6 +39,12 @@ final class InterpreterEngine implements CpuEngine {
     private long retired;
     private Exit.Shutdown shutdown;
     private PendingEvents pendingImport = PendingEvents.NONE;
+    /**
+     * MSRs of the imported state that the CPU model does not have (e.g. what another engine kept):
+     * the guest cannot reach them here (#GP), but they go out again with the exported state, so a
+     * swap through this engine loses nothing.
+     */
+    private final Map<Integer, Long> heldMsrs = new java.util.TreeMap<>();
 
     InterpreterEngine(VcpuContext context) {
         this.c = new Cpu(context);
@@ -248,7 +254,9 @@ final class InterpreterEngine implements CpuEngine {
         for (int i = 0; i < 8; i++) {
             b.dr(i, c.dr[i]);
         }
-        b.msrs(c.msrs);
+        Map<Integer, Long> msrs = new java.util.TreeMap<>(heldMsrs);
+        msrs.putAll(c.msrs);
+        b.msrs(msrs);
         b.fpu(c.x87.exportState());
         PendingEvents p = pendingImport;
         b.events(new PendingEvents(p.exceptionVector(), p.errorCode(), p.hasErrorCode(), p.interruptVector(),
@@ -297,8 +305,14 @@ final class InterpreterEngine implements CpuEngine {
         System.arraycopy(dr, 0, c.dr, 0, 8);
         c.msrs.clear();
         c.msrs.putAll(c.model.initialMsrs());
-        c.msrs.putAll(s.msrs());
-        c.msrs.remove(SystemOps.MSR_TSC);
+        heldMsrs.clear();
+        s.msrs().forEach((index, value) -> {
+            if (c.msrs.containsKey(index)) {
+                c.msrs.put(index, value);
+            } else if (index != SystemOps.MSR_TSC) {
+                heldMsrs.put(index, value); // not an MSR of this model: kept, not reachable
+            }
+        });
         c.tscOffset = s.tsc() - c.context.clock().nanos();
         c.x87.importState(s.fpu());
         c.activity = s.activity();
