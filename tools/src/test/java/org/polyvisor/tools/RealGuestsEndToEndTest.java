@@ -19,6 +19,7 @@ import org.polyvisor.boot.BootLoader;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmConsole;
 import org.polyvisor.vm.VmState;
 
 /**
@@ -26,7 +27,8 @@ import org.polyvisor.vm.VmState;
  * booted directly through the boot loaders on the interpreter: memtest86+ (32-bit, Linux boot
  * protocol, serial console) and Debian's i386 kernel with the fetched initramfs. Skipped, saying
  * so, when the cache has not been filled (run {@code guests/fetch}); the cache folder can be moved
- * with {@code -Dpolyvisor.guests.cache=DIR}.
+ * with {@code -Dpolyvisor.guests.cache=DIR}. The Debian boot runs with the engine's own page walk,
+ * or under an MMU strategy with {@code -Dpolyvisor.linux.mmu=shadow|slat}.
  */
 class RealGuestsEndToEndTest {
 
@@ -58,10 +60,15 @@ class RealGuestsEndToEndTest {
 
     /** Waits until the console satisfies a condition, the VM stops, or the time is up; returns the console. */
     private static String runUntil(Vm vm, Duration limit, Predicate<String> done) throws InterruptedException {
+        return runUntil(vm, vm.console(), limit, done);
+    }
+
+    /** Waits until a VM's console or log satisfies a condition, the VM stops, or the time is up; returns the text. */
+    static String runUntil(Vm vm, VmConsole source, Duration limit, Predicate<String> done) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         String out = "";
         while (System.nanoTime() < deadline) {
-            out = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
+            out = new String(source.recentOutput(), StandardCharsets.ISO_8859_1);
             if (done.test(out) || vm.status().state() != VmState.RUNNING) {
                 break;
             }
@@ -99,7 +106,8 @@ class RealGuestsEndToEndTest {
         Path kernel = cached("vmlinuz-686");
         Path initrd = cached("initramfs-686.cpio.gz");
         Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter")
-                .cpuModel("default,brand=Polyvisor i686 CPU").irqchip("pic").devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(128L << 20)
+                .cpuModel("default,brand=Polyvisor i686 CPU").mmu(System.getProperty("polyvisor.linux.mmu", ""))
+                .irqchip("pic").devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(128L << 20)
                 .kernel(kernel.toString()).initrd(initrd.toString())
                 .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
         vm.start();

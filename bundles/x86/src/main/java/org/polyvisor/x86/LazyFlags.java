@@ -77,6 +77,22 @@ public final class LazyFlags {
     }
 
     /**
+     * Records INC or DEC, which keep CF: the carry-in is the carry flag as it stands. After another
+     * INC or DEC (a counted loop) that is the recorded carry-in already, so nothing is evaluated.
+     *
+     * @param op     {@link #OP_INC} or {@link #OP_DEC}
+     * @param size   operand size in bytes
+     * @param src1   the operand before the instruction
+     * @param result the result
+     */
+    public void setIncDec(int op, int size, int src1, int result) {
+        if (this.op != OP_INC && this.op != OP_DEC) {
+            carryIn = cf() ? 1 : 0;
+        }
+        set(op, size, src1, 1, result);
+    }
+
+    /**
      * Replaces all six arithmetic flags with explicit values.
      *
      * @param flags EFLAGS image; only the {@link Eflags#ARITH} bits are used

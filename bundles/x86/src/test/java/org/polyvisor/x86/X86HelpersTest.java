@@ -68,6 +68,24 @@ class X86HelpersTest {
     }
 
     @Test
+    void incAndDecKeepTheCarryTheyFind() {
+        LazyFlags f = new LazyFlags();
+        f.set(LazyFlags.OP_ADD, 4, -1, 1, 0); // CF = 1
+        f.setIncDec(LazyFlags.OP_DEC, 4, 5, 4);
+        assertTrue(f.cf(), "DEC after a carrying ADD keeps CF = 1");
+        f.setIncDec(LazyFlags.OP_INC, 1, 0xFF, 0x100);
+        assertTrue(f.cf(), "and so does a chained INC, even one that wraps");
+        assertTrue(f.zf());
+        assertEquals(Eflags.CF | Eflags.ZF | Eflags.AF | Eflags.PF, f.get());
+        f.set(LazyFlags.OP_LOGIC, 4, 1, 1, 1); // CF = 0
+        f.setIncDec(LazyFlags.OP_DEC, 4, 0, -1);
+        assertFalse(f.cf(), "DEC after a logic operation keeps CF = 0");
+        f.setAll(Eflags.CF);
+        f.setIncDec(LazyFlags.OP_INC, 2, 0x7FFF, 0x8000);
+        assertEquals(Eflags.CF | Eflags.OF | Eflags.SF | Eflags.AF | Eflags.PF, f.get());
+    }
+
+    @Test
     void exceptionTableDrivesDoubleFaults() {
         assertEquals(ExceptionVectors.Outcome.DOUBLE_FAULT, ExceptionVectors.combine(ExceptionVectors.GP, ExceptionVectors.NP));
         assertEquals(ExceptionVectors.Outcome.DOUBLE_FAULT, ExceptionVectors.combine(ExceptionVectors.PF, ExceptionVectors.PF));

@@ -61,7 +61,7 @@ final class ConfigMapping {
         return new VmConfig(name, str(props, "cpu", "interpreter"), str(props, "mmu", ""), str(props, "irqchip", ""),
                 devices, memory, vcpus, str(props, "firmware", ""), str(props, "kernel", ""), str(props, "initrd", ""),
                 str(props, "cmdline", ""), clock, Boolean.parseBoolean(str(props, "autostart", "false")),
-                cpuModel(props, name));
+                cpuModel(props, name), partOptions(props));
     }
 
     /**
@@ -121,6 +121,22 @@ final class ConfigMapping {
         d.put("cpu.model", name);
     }
 
+    /** The keys of the CPU model, which are not part options. */
+    private static final java.util.Set<String> CPU_MODEL_KEY = java.util.Set.of("cpu.model", "cpu.vendor",
+            "cpu.family", "cpu.model-number", "cpu.stepping", "cpu.brand", "cpu.features");
+
+    /** Part options: properties named {@code <kind>.<strategy>.<option>} for a part kind. */
+    private static Map<String, String> partOptions(Map<String, ?> props) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        for (String k : props.keySet()) {
+            boolean partKey = k.startsWith("cpu.") || k.startsWith("mmu.") || k.startsWith("irqchip.");
+            if (partKey && !CPU_MODEL_KEY.contains(k)) {
+                out.put(k, str(props, k, ""));
+            }
+        }
+        return out;
+    }
+
     /**
      * Writes a definition as configuration properties (strings, so a saved {@code .cfg} file reads
      * naturally).
@@ -144,6 +160,7 @@ final class ConfigMapping {
         d.put("clock", c.clock().name().toLowerCase(Locale.ROOT));
         d.put("autostart", Boolean.toString(c.autostart()));
         putCpuModel(d, c.cpuModel());
+        c.options().forEach(d::put);
         return d;
     }
 

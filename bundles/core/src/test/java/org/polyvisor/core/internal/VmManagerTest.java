@@ -44,7 +44,9 @@ class VmManagerTest {
         manager.addPart(PartKind.DEVICE, console);
         manager.addPart(PartKind.DEVICE, new ToyParts.ExitModel());
         rom = dir.resolve("fw.rom");
-        Files.write(rom, new byte[0x1_0000]);
+        byte[] image = new byte[0x1_0000];
+        image[0xFFF0] = (byte) 0xF4; // HLT at the reset vector: a firmware image needs code there
+        Files.write(rom, image);
     }
 
     @AfterEach
@@ -192,6 +194,24 @@ class VmManagerTest {
         assertEquals("vm 'a': firmware image '" + big + "' is 3M, larger than guest RAM (2M)",
                 assertThrows(VmException.class, () -> manager.define(config("a").firmware(big.toString()).build()))
                         .getMessage());
+        Path truncated = dir.resolve("truncated.rom");
+        Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(rom), 100_000));
+        assertEquals("vm 'a': firmware image '" + truncated + "' is 100000 bytes, not a whole number of 64 KiB blocks"
+                + " as a PC firmware is (a truncated image?)",
+                assertThrows(VmException.class, () -> manager.define(config("a").firmware(truncated.toString()).build()))
+                        .getMessage());
+        Path erased = dir.resolve("erased.rom");
+        byte[] ff = new byte[0x2_0000];
+        java.util.Arrays.fill(ff, (byte) 0xFF);
+        ff[0x100] = 0x55; // content somewhere, but nothing at the reset vector
+        Files.write(erased, ff);
+        assertEquals("vm 'a': firmware image '" + erased + "' has no code at the reset vector (its last 16 bytes are"
+                + " all 0xff): not a firmware image, or a corrupt one",
+                assertThrows(VmException.class, () -> manager.define(config("a").firmware(erased.toString()).build()))
+                        .getMessage());
+        Files.write(erased, new byte[0x1_0000]);
+        assertTrue(assertThrows(VmException.class, () -> manager.define(config("a").firmware(erased.toString()).build()))
+                .getMessage().contains("all 0x00"));
         assertEquals("vm 'a': unknown device model 'floppy' (registered: toy-console, toy-exit)",
                 assertThrows(VmException.class, () -> manager.define(config("a").devices("toy-console, floppy").build()))
                         .getMessage());

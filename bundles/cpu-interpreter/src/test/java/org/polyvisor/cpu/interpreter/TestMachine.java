@@ -61,6 +61,13 @@ public final class TestMachine implements VcpuContext {
     private final String cpuModel;
     public final CpuEngine engine;
 
+    /**
+     * Makes the engine under test: the interpreter, unless a test of an engine built on the
+     * interpreter core (binary translation) runs these tests against its own.
+     */
+    public static volatile java.util.function.Function<VcpuContext, CpuEngine> engines =
+            c -> new InterpreterStrategy().createEngine(c);
+
     private final PortBus ports = new PortBus() {
         @Override
         public Registration map(int base, int length, String owner, PortDevice device) {
@@ -197,7 +204,7 @@ public final class TestMachine implements VcpuContext {
     private TestMachine(TestMemory memory, String cpuModel) {
         this.memory = memory;
         this.cpuModel = cpuModel;
-        this.engine = new InterpreterStrategy().createEngine(this);
+        this.engine = engines.apply(this);
     }
 
     // ---- VcpuContext ----
@@ -237,9 +244,26 @@ public final class TestMachine implements VcpuContext {
         return clock;
     }
 
+    /** The VM's MMU strategy instance, or null for the engine's own walk. */
+    public volatile Mmu mmu;
+
     @Override
     public Optional<Mmu> mmu() {
-        return Optional.empty();
+        return Optional.ofNullable(mmu);
+    }
+
+    /**
+     * Puts the machine under an MMU strategy (effective at the engine's next run, as after a swap).
+     *
+     * @param name {@code shadow}, {@code slat}, or empty for the engine's own walk
+     * @return this machine
+     */
+    public TestMachine withMmu(String name) {
+        if (mmu != null) {
+            mmu.close();
+        }
+        mmu = MmuParts.create(name, memory, 1);
+        return this;
     }
 
     @Override

@@ -71,15 +71,14 @@ final class Arith {
             int n = in.reg(0);
             int a = c.r[n];
             int r = inc ? a + 1 : a - 1;
-            c.lazy.setWithCarry(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, 4, a, 1, r, c.lazy.cf() ? 1 : 0);
+            c.lazy.setIncDec(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, 4, a, r);
             c.r[n] = r;
             return;
         }
         int a = c.readOp(in, 0);
         int r = inc ? a + 1 : a - 1;
-        int cin = c.lazy.cf() ? 1 : 0;
         c.writeOp(in, 0, r);
-        c.lazy.setWithCarry(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, size, a, 1, r, cin);
+        c.lazy.setIncDec(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, size, a, r);
     }
 
     static void not(Cpu c, Instruction in) {

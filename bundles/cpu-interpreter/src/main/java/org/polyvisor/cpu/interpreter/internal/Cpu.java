@@ -1,5 +1,7 @@
 package org.polyvisor.cpu.interpreter.internal;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -10,6 +12,7 @@ import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.memory.MemoryRegion;
 import org.polyvisor.mmu.Access;
 import org.polyvisor.mmu.Mmu;
 import org.polyvisor.mmu.PageFault;
@@ -503,13 +506,25 @@ final class Cpu implements CodeFetcher {
         } else if (tlb.readTag[idx] == key) {
             return tlb.readPhys[idx];
         }
-        return fill(linear, write, user);
+        return fill(linear, write ? Access.WRITE : Access.READ, user);
     }
 
-    private long fill(long linear, boolean write, boolean user) {
+    /**
+     * Translates for an instruction fetch: served by the read TLB unless its entry is a no-execute
+     * page, else an {@link Access#EXECUTE} translation (which raises #PF with I/D for XD pages).
+     */
+    private long translateFetch(long linear, boolean user) {
+        int idx = Tlb.index(linear);
+        if (tlb.readTag[idx] == Tlb.key(linear, user) && !tlb.readNoExec[idx]) {
+            return tlb.readPhys[idx];
+        }
+        return fill(linear, Access.EXECUTE, user);
+    }
+
+    private long fill(long linear, Access access, boolean user) {
         tlbMisses++;
         long res;
-        Access access = write ? Access.WRITE : Access.READ;
+        boolean write = access == Access.WRITE;
         try {
             if (mmu != null) {
                 // Also with paging off: a nested table (slat) applies to guest-physical addresses.
@@ -528,18 +543,48 @@ final class Cpu implements CodeFetcher {
         int idx = Tlb.index(linear);
         long key = Tlb.key(linear, user);
         boolean global = Translation.global(res) && (cr4 & ControlRegisters.CR4_PGE) != 0;
+        MemoryRegion region = (entry & Tlb.MMIO) != 0 ? null : soleRegion(physPage);
         if (write) {
             if (Translation.cachesWrites(res)) {
                 tlb.writeTag[idx] = key;
                 tlb.writePhys[idx] = entry;
                 tlb.writeGlobal[idx] = global;
+                boolean ram = region != null && region.kind() == MemoryRegion.Kind.RAM && !region.backing().isReadOnly();
+                tlb.writeBuf[idx] = ram ? region.backing() : null;
+                tlb.writeOff[idx] = ram ? (int) (physPage - region.guestBase()) : 0;
             }
         } else {
             tlb.readTag[idx] = key;
             tlb.readPhys[idx] = entry;
             tlb.readGlobal[idx] = global;
+            tlb.readNoExec[idx] = Translation.noExecute(res);
+            tlb.readBuf[idx] = region == null ? null : region.backing();
+            tlb.readOff[idx] = region == null ? 0 : (int) (physPage - region.guestBase());
         }
         return entry;
+    }
+
+    /**
+     * The region whose buffer holds a whole guest-physical page, when exactly one region maps it (a
+     * memory may lay ROM over RAM; such pages keep going through {@link GuestMemory}, which knows
+     * which one wins), and the buffer is little-endian as {@link MemoryRegion} asks.
+     */
+    private MemoryRegion soleRegion(long physPage) {
+        if (physPage >= GuestMemory.LEGACY_WINDOW_START && physPage < GuestMemory.LEGACY_WINDOW_END) {
+            // the chipset may switch these pages between ROM and shadow RAM at any time (PAM):
+            // only GuestMemory knows which one a given access decodes to
+            return null;
+        }
+        MemoryRegion found = null;
+        for (MemoryRegion r : memory.regions()) {
+            if (r.contains(physPage)) {
+                if (found != null) {
+                    return null;
+                }
+                found = r;
+            }
+        }
+        return found == null || found.backing().order() != ByteOrder.LITTLE_ENDIAN ? null : found;
     }
 
     void flushTlb() {
@@ -605,6 +650,24 @@ final class Cpu implements CodeFetcher {
     }
 
     int readLinear(long linear, int size, boolean user) {
+        // TLB hit on a page one region backs, not crossing into the next page: straight to the buffer.
+        int idx = Tlb.index(linear);
+        int off = (int) linear & 0xFFF;
+        if (tlb.readTag[idx] == Tlb.key(linear, user) && off <= 4096 - size) {
+            ByteBuffer b = tlb.readBuf[idx];
+            if (b != null) {
+                int at = tlb.readOff[idx] + off;
+                switch (size) {
+                    case 1: return b.get(at) & 0xFF;
+                    case 2: return b.getShort(at) & 0xFFFF;
+                    default: return b.getInt(at);
+                }
+            }
+        }
+        return readLinearSlow(linear, size, user);
+    }
+
+    private int readLinearSlow(long linear, int size, boolean user) {
         if (((int) linear & 0xFFF) + size > 4096) {
             return readSplit(linear, size, user);
         }
@@ -630,6 +693,26 @@ final class Cpu implements CodeFetcher {
     }
 
     void writeLinear(long linear, int size, int v, boolean user) {
+        // TLB hit on a RAM page one region backs and no watch traces (the code cache, a shadow MMU):
+        // straight to the buffer. Watches are checked at every write, so one set up after the fill counts.
+        int idx = Tlb.index(linear);
+        int off = (int) linear & 0xFFF;
+        if (tlb.writeTag[idx] == Tlb.key(linear, user) && off <= 4096 - size) {
+            ByteBuffer b = tlb.writeBuf[idx];
+            if (b != null && !memory.isWatched(tlb.writePhys[idx])) {
+                int at = tlb.writeOff[idx] + off;
+                switch (size) {
+                    case 1 -> b.put(at, (byte) v);
+                    case 2 -> b.putShort(at, (short) v);
+                    default -> b.putInt(at, v);
+                }
+                return;
+            }
+        }
+        writeLinearSlow(linear, size, v, user);
+    }
+
+    private void writeLinearSlow(long linear, int size, int v, boolean user) {
         if (((int) linear & 0xFFF) + size > 4096) {
             // Check both pages before writing anything, so a fault leaves memory untouched.
             translate(linear, true, user);
@@ -673,7 +756,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
-            long p = translate(linear, false, user);
+            long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
             fetchPhysPage = p;
@@ -712,7 +795,7 @@ final class Cpu implements CodeFetcher {
         if (((fetchLinear ^ linear) & ~0xFFFL) != 0) {
             fetchUncacheable = true;
         }
-        long p = translate(linear, false, cpl == 3);
+        long p = translateFetch(linear, cpl == 3);
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             fetchUncacheable = true;

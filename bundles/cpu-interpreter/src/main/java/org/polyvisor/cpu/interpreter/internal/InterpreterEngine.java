@@ -45,6 +45,8 @@ final class InterpreterEngine implements CpuEngine {
      * swap through this engine loses nothing.
      */
     private final Map<Integer, Long> heldMsrs = new java.util.TreeMap<>();
+    /** Translated code that may run in place of the next instructions (see CoreBridge), or null. */
+    private org.polyvisor.cpu.interpreter.core.BlockRunner runner;
 
     InterpreterEngine(VcpuContext context) {
         this.c = new Cpu(context);
@@ -131,13 +133,18 @@ final class InterpreterEngine implements CpuEngine {
             int trap = c.flags & Eflags.TF;
             c.shadow = 0;
             try {
-                Instruction in = c.fetch();
-                c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
-                Executor.execute(c, in);
-                // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
-                if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
-                    c.dr[6] |= 0x4000; // DR6.BS: single step
-                    Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
+                if (ran > 0) {
+                    n += ran - 1;
+                } else {
+                    Instruction in = c.fetch();
+                    c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
+                    Executor.execute(c, in);
+                    // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
+                    if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
+                        c.dr[6] |= 0x4000; // DR6.BS: single step
+                        Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                    }
                 }
             } catch (X86Exception e) {
                 c.eip = c.startEip;
@@ -328,6 +335,18 @@ final class InterpreterEngine implements CpuEngine {
         shutdown = s.activity() == ActivityState.SHUTDOWN
                 ? new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, s.location(), "imported in shutdown state")
                 : null;
+    }
+
+    Cpu cpu() {
+        return c;
+    }
+
+    void blockRunner(org.polyvisor.cpu.interpreter.core.BlockRunner r) {
+        runner = r;
+    }
+
+    void addRetired(long n) {
+        retired += n;
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.polyvisor.cpu.interpreter.internal;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -10,6 +11,11 @@ import java.util.Arrays;
  * writes: {@link org.polyvisor.mmu.Translation#cachesWrites}). Global entries survive a CR3 load
  * while CR4.PGE is set. Physical pages are stored with the A20 mask already applied
  * ({@code Cpu.a20Mask}), so the whole TLB is flushed when the gate changes.
+ *
+ * <p>An entry for a page that one memory region backs alone also carries that region's host buffer
+ * and the page's offset in it, so a hit reads (and, for RAM pages nobody watches, writes) the
+ * buffer directly; MMIO, ROM writes, watched pages and pages crossed by an access take the slow
+ * path through {@link org.polyvisor.memory.GuestMemory} or the MMIO bus.
  */
 final class Tlb {
 
@@ -23,6 +29,14 @@ final class Tlb {
     final long[] writePhys = new long[SIZE];
     final boolean[] readGlobal = new boolean[SIZE];
     final boolean[] writeGlobal = new boolean[SIZE];
+    /** A read entry of a no-execute page (XD with EFER.NXE): instruction fetches may not use it. */
+    final boolean[] readNoExec = new boolean[SIZE];
+    /** The buffer backing an entry's page, or null (MMIO, no single region); valid while its tag is. */
+    final ByteBuffer[] readBuf = new ByteBuffer[SIZE];
+    final int[] readOff = new int[SIZE];
+    /** As {@link #readBuf}, for RAM pages only (ROM drops writes, so it stays on the slow path). */
+    final ByteBuffer[] writeBuf = new ByteBuffer[SIZE];
+    final int[] writeOff = new int[SIZE];
 
     long flushes;
 
