@@ -25,7 +25,8 @@ import org.polyvisor.vm.VmStatus;
  *
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
- *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME] [--until TEXT]
+ *           [--cpu NAME] [--cpu-model MODEL] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]...
+ *           [--irqchip NAME] [--until TEXT]
  *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet] [--log] [--stats]
  * </pre>
@@ -189,6 +190,7 @@ public final class RunGuest {
                     case "--initrd" -> b.initrd(value(rest, a));
                     case "--cmdline" -> b.cmdline(value(rest, a));
                     case "--cpu" -> b.cpu(value(rest, a));
+                    case "--cpu-model" -> b.cpuModel(value(rest, a));
                     case "--mmu" -> b.mmu(value(rest, a));
                     case "--option" -> {
                         String kv = value(rest, a);

@@ -97,10 +97,12 @@ class RealGuestsEndToEndTest {
     }
 
     /**
-     * Debian's i386 kernel with the fetched initramfs, two vCPUs and the APIC chip finds the local APICs and the IOAPIC in the
-     * MP tables the boot loader writes (there is no firmware and no ACPI), brings up the second
+     * Debian's i386 kernel with the fetched initramfs, two vCPUs and the APIC chip finds the local
+     * APICs and the IOAPIC in the MP tables the boot loader writes (there is no firmware and no ACPI), brings up the second
      * processor, routes the timer, serial, RTC and PCI interrupts through the IOAPIC, and reaches
-     * the shell. The console goes to the test's output, for the record. (The single-vCPU boot
+     * the shell, which answers {@code uname -a} and shows the brand string the VM's CPU model
+     * configures (CPUID 0x8000_0002-4) as /proc/cpuinfo's model name. The console goes to the
+     * test's output, for the record. (The single-vCPU boot
      * with the 8259 pair, driven through vm:console with swaps during the boot, is the
      * distribution's LinuxGuestIT.)
      */
@@ -110,7 +112,8 @@ class RealGuestsEndToEndTest {
         Path initrd = cached("initramfs-686.cpio.gz");
         Path disk = dir.resolve("disk.img");
         Files.write(disk, new byte[1 << 20]);
-        Vm vm = manager.define(VmConfig.builder("debian-apic").cpu("interpreter").irqchip("apic").vcpus(2)
+        Vm vm = manager.define(VmConfig.builder("debian-apic").cpu("interpreter")
+                .cpuModel("default,brand=Polyvisor i686 CPU").irqchip("apic").vcpus(2)
                 .devices("uart16550, debug-exit, pit8254, rtc, i8042, pci, virtio-blk(image=" + disk + ")")
                 .memory(128L << 20).kernel(kernel.toString()).initrd(initrd.toString())
                 .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
@@ -121,7 +124,8 @@ class RealGuestsEndToEndTest {
         String after = "";
         if (out.contains(prompt)) {
             int before = out.length();
-            vm.console().send("cat /proc/interrupts; echo done-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
+            vm.console().send("cat /proc/interrupts; uname -a; grep -m1 'model name' /proc/cpuinfo; echo done-$((6*7))\n"
+                    .getBytes(StandardCharsets.US_ASCII));
             after = runUntil(vm, Duration.ofMinutes(3), o -> o.length() > before && o.substring(before).contains("done-42"))
                     .substring(before);
         }
@@ -133,6 +137,8 @@ class RealGuestsEndToEndTest {
         assertTrue(out.contains("Brought up 1 node, 2 CPUs"), out);
         assertTrue(out.contains(prompt), "no shell prompt yet (" + vm.status().describe() + "):\n" + out);
         assertTrue(after.contains("IO-APIC") && after.contains("ttyS0") && after.contains("rtc0"), after);
+        assertTrue(after.contains("6.1.0") && after.contains("i686"), after);
+        assertTrue(Pattern.compile("model name\\s*: Polyvisor i686 CPU\r?\n").matcher(after).find(), after);
         assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
     }
 }

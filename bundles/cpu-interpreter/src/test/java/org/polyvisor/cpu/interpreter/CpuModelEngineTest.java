@@ -195,4 +195,20 @@ class CpuModelEngineTest {
         assertEquals(0, runToHalt(ok).gpr(CpuState.RAX));
         expectFault(machine("", 0xB9, 2, 0, 0, 0, 0x0F, 0x33), 13, CODE + 5); // P6 has counters 0 and 1
     }
+
+    @Test
+    void importedMsrsOutsideTheModelAreHeldNotReachable() {
+        java.util.Map<Integer, Long> imported = java.util.Map.of(CpuModel.MSR_SYSENTER_CS, 8L, 0x277, 0x0007_0406L);
+        TestMachine pat = rdmsr("", 0x277);
+        pat.engine.importState(pat.state().toBuilder().msrs(imported).build());
+        expectFault(pat, 13, CODE + 5); // IA32_PAT: the model has no PAT
+        assertEquals(0x0007_0406L, pat.state().msrs().get(0x277), "it goes out again with the state");
+        TestMachine cs = rdmsr("", CpuModel.MSR_SYSENTER_CS);
+        cs.engine.importState(cs.state().toBuilder().msrs(imported).build());
+        assertEquals(8, runToHalt(cs).gpr(CpuState.RAX));
+        TestMachine ppro = rdmsr("pentium-pro", CpuModel.MSR_SYSENTER_CS);
+        ppro.engine.importState(ppro.state().toBuilder().msrs(imported).build());
+        expectFault(ppro, 13, CODE + 5); // no SEP in this model
+        assertEquals(imported, ppro.state().msrs(), "both held, both exported");
+    }
 }

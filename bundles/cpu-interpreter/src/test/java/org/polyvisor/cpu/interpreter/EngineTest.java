@@ -51,14 +51,52 @@ class EngineTest {
         m.pendingVector = 0x20;
         assertEquals(HANDLER, (m.step() != null ? m.eip() : 0), "interrupt taken before MOV SS");
         // again with the interrupt raised right after the MOV SS
-        TestMachine n = flat(0x66, 0xB8, 0x10, 0x00, 0x8E, 0xD0, 0x90, 0x90);
+        assertInterruptWaitsOneInstruction(flat(0x66, 0xB8, 0x10, 0x00, 0x8E, 0xD0, 0x90, 0x90), CODE + 7);
+    }
+
+    /**
+     * Runs two instructions (the second loads SS), raises an interrupt, and checks that one more
+     * instruction runs (ending at {@code after}) before the interrupt is taken.
+     */
+    private static void assertInterruptWaitsOneInstruction(TestMachine n, int after) {
+        n.memory.load(HANDLER, 0xF4);
         n.setFlags(0x202);
         n.run(2);
         n.pendingVector = 0x20;
         n.step();
-        assertEquals(CODE + 7, n.eip(), "the instruction after MOV SS runs first");
+        assertEquals(after, n.eip(), "the instruction after the SS load runs first");
         n.step();
         assertEquals(HANDLER, n.eip());
+    }
+
+    @Test
+    void popSsShadowsOneInstructionAndLssDoesNot() {
+        assertInterruptWaitsOneInstruction(flat(0x16, 0x17, 0x90, 0x90), CODE + 3); // push ss; pop ss; nop; nop
+        // lss esp, [0x500] with the far pointer 0x10:0x8800 there: no shadow
+        TestMachine l = flat(0x0F, 0xB2, 0x25, 0x00, 0x05, 0x00, 0x00, 0x90);
+        l.memory.writeDword(0x500, 0x8800);
+        l.memory.writeWord(0x504, TestMachine.DATA32);
+        l.memory.load(HANDLER, 0xF4);
+        l.setFlags(0x202);
+        l.step();
+        assertEquals(0x8800, l.reg(CpuState.RSP));
+        assertEquals(0, l.state().interruptShadow(), "LSS loads SS:ESP at once and inhibits nothing");
+        l.pendingVector = 0x20;
+        l.step();
+        assertEquals(HANDLER, l.eip());
+    }
+
+    @Test
+    void singleStepTrapWaitsForTheInstructionAfterMovSs() {
+        TestMachine m = flat(0x8E, 0xD0, 0x90, 0x90); // mov ss, ax; nop; nop
+        m.gate(1, TestMachine.CODE32, HANDLER, 0xE, 0);
+        m.memory.load(HANDLER, 0xF4);
+        m.set(CpuState.RAX, TestMachine.DATA32);
+        m.setFlags(0x102); // TF
+        assertInstanceOf(Exit.Halted.class, m.run(10));
+        assertEquals(HANDLER + 1, m.eip());
+        assertEquals(CODE + 3, m.memory.readDword(0x9000 - 12), "one #DB, after the NOP that followed MOV SS");
+        assertEquals(0x4000, m.state().dr()[6] & 0x4000, "DR6.BS");
     }
 
     @Test

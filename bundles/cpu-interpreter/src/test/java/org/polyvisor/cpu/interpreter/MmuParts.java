@@ -79,6 +79,8 @@ public final class MmuParts {
                     String xml;
                     try (InputStream in = new URL(base + path.trim()).openStream()) {
                         xml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                    } catch (java.io.FileNotFoundException e) {
+                        continue; // a test jar carries its bundle's manifest but not the descriptors
                     }
                     Matcher m = IMPLEMENTATION.matcher(xml);
                     if (xml.contains("interface=\"" + MmuStrategy.class.getName() + "\"") && m.find()) {

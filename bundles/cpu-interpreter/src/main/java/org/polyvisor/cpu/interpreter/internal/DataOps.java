@@ -193,9 +193,8 @@ final class DataOps {
         int selector = c.read(in.segment(), off + size, 2);
         c.loadSegment(seg, selector);
         c.setReg(size, in.reg(0), offset);
-        if (seg == Cpu.SS) {
-            c.shadow |= CpuState.SHADOW_MOV_SS;
-        }
+        // No interrupt shadow after LSS: only MOV SS and POP SS inhibit (SDM Vol. 3A 6.8.3); LSS
+        // loads SS:ESP in one instruction, which is what the shadow exists for.
     }
 
     // ---- stack ----

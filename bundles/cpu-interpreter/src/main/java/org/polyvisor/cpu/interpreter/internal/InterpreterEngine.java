@@ -39,6 +39,12 @@ final class InterpreterEngine implements CpuEngine {
     private long retired;
     private Exit.Shutdown shutdown;
     private PendingEvents pendingImport = PendingEvents.NONE;
+    /**
+     * MSRs of the imported state that the CPU model does not have (e.g. what another engine kept):
+     * the guest cannot reach them here (#GP), but they go out again with the exported state, so a
+     * swap through this engine loses nothing.
+     */
+    private final Map<Integer, Long> heldMsrs = new java.util.TreeMap<>();
     /** Translated code that may run in place of the next instructions (see CoreBridge), or null. */
     private org.polyvisor.cpu.interpreter.core.BlockRunner runner;
 
@@ -134,7 +140,8 @@ final class InterpreterEngine implements CpuEngine {
                     Instruction in = c.fetch();
                     c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
                     Executor.execute(c, in);
-                    if (trap != 0) {
+                    // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
+                    if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
                         c.dr[6] |= 0x4000; // DR6.BS: single step
                         Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
                     }
@@ -254,7 +261,9 @@ final class InterpreterEngine implements CpuEngine {
         for (int i = 0; i < 8; i++) {
             b.dr(i, c.dr[i]);
         }
-        b.msrs(c.msrs);
+        Map<Integer, Long> msrs = new java.util.TreeMap<>(heldMsrs);
+        msrs.putAll(c.msrs);
+        b.msrs(msrs);
         b.fpu(c.x87.exportState());
         PendingEvents p = pendingImport;
         b.events(new PendingEvents(p.exceptionVector(), p.errorCode(), p.hasErrorCode(), p.interruptVector(),
@@ -303,8 +312,14 @@ final class InterpreterEngine implements CpuEngine {
         System.arraycopy(dr, 0, c.dr, 0, 8);
         c.msrs.clear();
         c.msrs.putAll(c.model.initialMsrs());
-        c.msrs.putAll(s.msrs());
-        c.msrs.remove(SystemOps.MSR_TSC);
+        heldMsrs.clear();
+        s.msrs().forEach((index, value) -> {
+            if (c.msrs.containsKey(index)) {
+                c.msrs.put(index, value);
+            } else if (index != SystemOps.MSR_TSC) {
+                heldMsrs.put(index, value); // not an MSR of this model: kept, not reachable
+            }
+        });
         c.tscOffset = s.tsc() - c.context.clock().nanos();
         c.x87.importState(s.fpu());
         c.activity = s.activity();
