@@ -204,9 +204,10 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
         System.out.println("LinuxGuestIT: kvm is not swapped in (this host's KVM cannot run 32-bit paged guests); "
                 + "cpu strategies here:\n" + strategies);
 
-        String created = executeOk("vm:create --preset linux-i386 --mmu shadow linux");
+        String model = " --cpu-model 'pentium3,brand=Polyvisor Test CPU'";
+        String created = executeOk("vm:create --preset linux-i386 --mmu shadow" + model + " linux");
         assertTrue(created, created.contains("vm 'linux': defined"));
-        executeOk("vm:create --preset linux-i386 --mmu shadow linux-ref");
+        executeOk("vm:create --preset linux-i386 --mmu shadow" + model + " linux-ref");
         executeOk("vm:create --preset linux-i386 --cmdline \"console=ttyS0 earlyprintk=serial nokaslr "
                 + "rdinit=/no-such-init\" linux-panic");
         Vm linux = vmManager.get("linux").get();
@@ -269,8 +270,11 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
             String uname = type("linux", "uname -a; echo end-$((40+1))", "end-41");
             assertTrue(uname, uname.contains("Linux ") && uname.contains("i686"));
             String cpuinfo = type("linux", "cat /proc/cpuinfo; echo end-$((40+2))", "end-42");
-            assertTrue(cpuinfo, cpuinfo.contains("vendor_id") && cpuinfo.contains("model name")
-                    && cpuinfo.contains("flags") && cpuinfo.contains(" fpu "));
+            assertTrue(cpuinfo, cpuinfo.contains("vendor_id") && cpuinfo.contains("flags") && cpuinfo.contains(" fpu "));
+            // the configured CPU model: Pentium III's signature (family 6, model 8) and the brand string
+            assertTrue(cpuinfo, java.util.regex.Pattern.compile("model name\\s*: Polyvisor Test CPU\r?\n")
+                    .matcher(cpuinfo).find());
+            assertTrue(cpuinfo, java.util.regex.Pattern.compile("model\\s*: 8\r?\n").matcher(cpuinfo).find());
             String ls = type("linux", "ls /; echo end-$((40+3))", "end-43");
             for (String entry : List.of("bin", "dev", "init", "proc", "sys")) {
                 assertTrue(ls, ls.contains(entry));
