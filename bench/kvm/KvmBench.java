@@ -5,7 +5,6 @@ import org.polyvisor.kvm.Kvm;
 import org.polyvisor.kvm.KvmExit;
 import org.polyvisor.kvm.Regs;
 import org.polyvisor.kvm.Segment;
-import org.polyvisor.kvm.Sregs;
 import org.polyvisor.kvm.VcpuFd;
 import org.polyvisor.kvm.VmFd;
 
@@ -82,13 +81,9 @@ public final class KvmBench {
     }
 
     private static void enter(int entry, long rcx) {
-        Sregs s = vcpu.getSregs();
-        Segment cs = Segment.fromAccessRights(0x1B, 0, 0xFFFF_FFFF, 0xA0FB);
-        Segment ds = Segment.fromAccessRights(0x23, 0, 0xFFFF_FFFF, 0xC0F3);
-        Segment tr = Segment.fromAccessRights(0x28, 0x15000, 0x67, 0x8B);
-        Segment ldt = Segment.fromAccessRights(0, 0, 0, 0x1_0000);
-        vcpu.setSregs(new Sregs(cs, ds, ds, ds, ds, ds, tr, ldt, new Dtable(0x13000, 0x37), new Dtable(0x14000, 0),
-                0x8000_0033L, 0, 0x10000, 0x20, 0, 0x500, s.apicBase(), new long[4]));
+        vcpu.setSregs(vcpu.getSregs().flat(Segment.fromAccessRights(0x1B, 0, 0xFFFF_FFFF, 0xA0FB),
+                Segment.fromAccessRights(0x23, 0, 0xFFFF_FFFF, 0xC0F3), Segment.fromAccessRights(0x28, 0x15000, 0x67, 0x8B),
+                new Dtable(0x13000, 0x37), new Dtable(0x14000, 0), 0x8000_0033L, 0x10000, 0x20, 0x500));
         long[] g = new long[16];
         g[4] = 0x7F000;
         g[1] = rcx;

@@ -11,7 +11,7 @@
 # Deterministic (no timestamps, no build ids); each ROM is 65536 bytes, reset vector at 0xFFF0.
 set -eu
 
-SUITES="gates tasks v86 paging iobitmap"
+SUITES="gates tasks v86 paging iobitmap cpu"
 
 src_dir=$(cd "$(dirname "$0")" && pwd)
 out_dir=${1:-$src_dir}

@@ -498,6 +498,7 @@ puts:
         popl    %esi
         ret
 
+        .globl  put_crlf
 put_crlf:
         pushl   %eax
         movb    $0x0D, %al

@@ -30,7 +30,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class CpuTestBinaryTest {
 
     /** The suites build.sh knows; each gives cputest-NAME.rom. */
-    static final List<String> SUITES = List.of("gates", "tasks", "v86", "paging", "iobitmap");
+    static final List<String> SUITES = List.of("gates", "tasks", "v86", "paging", "iobitmap", "cpu");
 
     private static final int ROM_SIZE = 0x1_0000;
     private static final int RESET_VECTOR = 0xFFF0;
@@ -40,14 +40,14 @@ class CpuTestBinaryTest {
     private static final int BOOT_OFFSET = 0xFF00;
 
     @ParameterizedTest
-    @ValueSource(strings = {"gates", "tasks", "v86", "paging", "iobitmap"})
+    @ValueSource(strings = {"gates", "tasks", "v86", "paging", "iobitmap", "cpu"})
     void committedRomKeepsTheBootConvention(String suite) throws IOException {
         byte[] rom = Files.readAllBytes(cputestDir().resolve(rom(suite)));
         assertBootConvention(rom(suite), rom);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gates", "tasks", "v86", "paging", "iobitmap"})
+    @ValueSource(strings = {"gates", "tasks", "v86", "paging", "iobitmap", "cpu"})
     void jarShipsTheCommittedRom(String suite) throws IOException {
         byte[] packaged;
         try (InputStream in = CpuTestBinaryTest.class.getResourceAsStream(rom(suite))) {

@@ -85,4 +85,14 @@ public class HotSwapIT extends PolyvisorTestSupport {
         int before = lastCount(vm);
         awaitCountAbove(vm, before, WAIT);
     }
+
+    @Test
+    public void consoleTypesIntoTheGuestAndReturnsOnceItAnswers() throws Exception {
+        runningDemo();
+        long t0 = System.nanoTime();
+        String out = executeWithInput("vm:console --tail 0 --timeout 60 --until typed-through demo", "typed-through\n");
+        assertTrue(out, out.contains("typed-through")); // the demo guest echoes what it reads from COM1
+        assertTrue("--until returns once the text is shown, not after --timeout",
+                System.nanoTime() - t0 < java.util.concurrent.TimeUnit.SECONDS.toNanos(50));
+    }
 }

@@ -107,9 +107,21 @@ public abstract class PolyvisorTestSupport {
      *         {@code ERROR: message} (the message Karaf shows the user)
      */
     protected String execute(String command) {
+        return executeWithInput(command, "");
+    }
+
+    /**
+     * Runs a shell command in a new session whose keyboard has some text typed in advance (what
+     * {@code vm:console} passes to the guest).
+     *
+     * @param command the command line
+     * @param typed   the keys, as text
+     * @return what it printed, as {@link #execute}
+     */
+    protected String executeWithInput(String command, String typed) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        Session session = sessionFactory.create(new ByteArrayInputStream(new byte[0]), out, out);
+        Session session = sessionFactory.create(new ByteArrayInputStream(typed.getBytes(StandardCharsets.UTF_8)), out, out);
         try {
             // as the admin user an SSH login has: Karaf's command ACLs hide bundle:install and
             // the like from sessions without that role

@@ -64,6 +64,24 @@ public final class PartLoader {
         return out;
     }
 
+    /**
+     * A VM manager with every part and boot loader found on a class path registered.
+     *
+     * @param loader the class loader to search
+     * @return the manager (deactivate it when done)
+     * @throws IOException if a descriptor cannot be read
+     */
+    public static org.polyvisor.core.internal.VmManagerImpl manager(ClassLoader loader) throws IOException {
+        org.polyvisor.core.internal.VmManagerImpl manager = new org.polyvisor.core.internal.VmManagerImpl();
+        for (Found f : load(loader)) {
+            manager.addPart(f.kind(), f.part());
+        }
+        for (BootLoader l : bootLoaders(loader)) {
+            manager.registerBootLoader(l);
+        }
+        return manager;
+    }
+
     /** Instantiates the components providing an interface the filter accepts: parts as {@link Found}. */
     private static List<Object> components(ClassLoader loader, java.util.function.Predicate<String> provides)
             throws IOException {

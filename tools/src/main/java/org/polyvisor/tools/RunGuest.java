@@ -25,17 +25,26 @@ import org.polyvisor.vm.VmStatus;
  *
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
- *           [--cpu NAME] [--irqchip NAME]
- *           [--devices LIST] [--memory SIZE] [--clock realtime|deterministic]
- *           [--seconds N] [--quiet]
+ *           [--cpu NAME] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]... [--irqchip NAME] [--until TEXT]
+ *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
+ *           [--seconds N] [--quiet] [--log] [--stats]
  * </pre>
+ * {@code --log} prints the VM log (e.g. SeaBIOS's debugcon messages) to standard error as it comes.
  * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
  * time limit ends the run, 2 when the VM crashed, 64 for a usage error.
  */
 public final class RunGuest {
 
-    /** What a run produced. */
-    public record Result(VmStatus status, VmStats stats, String console, Duration wall) {
+    /**
+     * What a run produced.
+     *
+     * @param status  the VM's state at the end
+     * @param stats   its statistics
+     * @param console what the guest wrote to the console (COM1)
+     * @param log     the VM log: diagnostic output such as a firmware's debugcon messages
+     * @param wall    wall-clock time of the run
+     */
+    public record Result(VmStatus status, VmStats stats, String console, String log, Duration wall) {
         /** @return guest instructions per wall-clock second spent running guest code */
         public double instructionsPerSecond() {
             Duration running = stats.timeByState().getOrDefault("running", wall);
@@ -59,6 +68,26 @@ public final class RunGuest {
      */
     public static Result run(VmConfig config, Duration limit, PrintStream consoleOut)
             throws IOException, InterruptedException {
+        return run(config, limit, consoleOut, null, null);
+    }
+
+    /**
+     * Runs a guest until it stops, the time is up, or its console shows a text, copying its console
+     * and its log as they come.
+     *
+     * @param config     the VM (its parts must be on the class path)
+     * @param limit      longest run
+     * @param consoleOut where to copy the console as it is produced, or null
+     * @param logOut     where to copy the VM log as it is produced, or null
+     * @param until      end the run as soon as the console output contains this, or null; the
+     *                   result's wall time is then the time from start to that moment
+     * @return what happened
+     * @throws IOException          if the parts cannot be loaded
+     * @throws InterruptedException if interrupted
+     */
+    public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, PrintStream logOut,
+            String until)
+            throws IOException, InterruptedException {
         VmManagerImpl manager = new VmManagerImpl();
         try {
             for (PartLoader.Found f : PartLoader.load(RunGuest.class.getClassLoader())) {
@@ -69,9 +98,20 @@ public final class RunGuest {
             }
             Vm vm = manager.define(config);
             AutoCloseable follow = consoleOut == null ? null : vm.console().attach(b -> consoleOut.write(b, 0, b.length));
+            AutoCloseable followLog = logOut == null ? null : vm.log().attach(b -> logOut.write(b, 0, b.length));
             long t0 = System.nanoTime();
             vm.start();
-            VmStatus st = vm.awaitState(limit, VmState.STOPPED, VmState.CRASHED);
+            VmStatus st;
+            if (until == null) {
+                st = vm.awaitState(limit, VmState.STOPPED, VmState.CRASHED);
+            } else {
+                // the text may span bytes written over time: look at the output kept, every 20 ms
+                long end = t0 + limit.toNanos();
+                do {
+                    st = vm.awaitState(Duration.ofMillis(20), VmState.STOPPED, VmState.CRASHED);
+                } while (st.state() == VmState.RUNNING && System.nanoTime() < end
+                        && !new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1).contains(until));
+            }
             Duration wall = Duration.ofNanos(System.nanoTime() - t0);
             if (st.state() == VmState.RUNNING) {
                 vm.pause();
@@ -81,8 +121,12 @@ public final class RunGuest {
             if (follow != null) {
                 follow.close();
             }
+            if (followLog != null) {
+                followLog.close();
+            }
             String console = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
-            return new Result(st, stats, console, wall);
+            String log = new String(vm.log().recentOutput(), StandardCharsets.ISO_8859_1);
+            return new Result(st, stats, console, log, wall);
         } catch (Exception e) {
             if (e instanceof IOException io) {
                 throw io;
@@ -129,7 +173,10 @@ public final class RunGuest {
                 .devices("uart16550, debug-exit").memory(16L << 20);
         long seconds = 10;
         boolean quiet = false;
+        boolean log = false;
+        boolean stats = false;
         String firmware = null;
+        String until = null;
         List<String> rest = new ArrayList<>(List.of(args));
         try {
             while (!rest.isEmpty()) {
@@ -142,12 +189,25 @@ public final class RunGuest {
                     case "--initrd" -> b.initrd(value(rest, a));
                     case "--cmdline" -> b.cmdline(value(rest, a));
                     case "--cpu" -> b.cpu(value(rest, a));
+                    case "--mmu" -> b.mmu(value(rest, a));
+                    case "--option" -> {
+                        String kv = value(rest, a);
+                        int eq = kv.indexOf('=');
+                        if (eq <= 0) {
+                            throw new IllegalArgumentException("--option needs KEY=VALUE, got '" + kv + "'");
+                        }
+                        b.option(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
+                    case "--until" -> until = value(rest, a);
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
+                    case "--vcpus" -> b.vcpus(Integer.parseInt(value(rest, a)));
                     case "--clock" -> b.clock(ClockMode.valueOf(value(rest, a).toUpperCase(Locale.ROOT)));
                     case "--seconds" -> seconds = Long.parseLong(value(rest, a));
                     case "--quiet" -> quiet = true;
+                    case "--log" -> log = true;
+                    case "--stats" -> stats = true;
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -164,7 +224,8 @@ public final class RunGuest {
         }
         Result r;
         try {
-            r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out);
+            r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out, log ? System.err : null,
+                    until);
         } catch (VmException e) {
             System.err.println("run-guest: " + e.getMessage());
             System.exit(64);
@@ -180,6 +241,13 @@ public final class RunGuest {
                 r.instructionsPerSecond() / 1e6);
         out.println("exits: " + r.stats().exitsByReason());
         out.println("console lines: " + r.console().lines().count());
+        if (until != null) {
+            boolean found = r.console().contains(until);
+            out.printf(Locale.ROOT, "until: %s after %.3f s from vm start%n", found ? "found" : "NOT found", r.wall().toNanos() / 1e9);
+        }
+        if (stats) {
+            r.stats().parts().forEach((part, counters) -> out.println("stats " + part + ": " + counters));
+        }
         int code = r.status().exitStatus().orElse(r.status().state() == VmState.CRASHED ? 2 : 0);
         System.exit(code);
     }

@@ -13,6 +13,8 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.part.PartKind;
 import org.polyvisor.vm.Vm;
@@ -45,7 +47,11 @@ class DemoGuestEndToEndTest {
     }
 
     private VmConfig config(String name, String rom) throws Exception {
-        return VmConfig.builder(name).cpu("interpreter").irqchip("pic").devices("uart16550, debug-exit")
+        return config(name, rom, "interpreter");
+    }
+
+    private VmConfig config(String name, String rom, String cpu) throws Exception {
+        return VmConfig.builder(name).cpu(cpu).irqchip("pic").devices("uart16550, debug-exit")
                 .memory(16L << 20).firmware(RunGuest.bundledRom(rom).toString()).build();
     }
 
@@ -63,9 +69,10 @@ class DemoGuestEndToEndTest {
         }
     }
 
-    @Test
-    void testVariantPassesItsSelfChecksAndExitsThroughPort0xF4() throws Exception {
-        Vm vm = manager.define(config("demo-test", "demo-test.rom"));
+    @ParameterizedTest
+    @ValueSource(strings = {"interpreter", "binary-translation"})
+    void testVariantPassesItsSelfChecksAndExitsThroughPort0xF4(String cpu) throws Exception {
+        Vm vm = manager.define(config("demo-test", "demo-test.rom", cpu));
         vm.start();
         VmStatus st = vm.awaitState(Duration.ofSeconds(120), VmState.STOPPED, VmState.CRASHED);
         String out = output(vm);
@@ -91,6 +98,30 @@ class DemoGuestEndToEndTest {
         }
         long before = countLines(output(vm));
         awaitOutput(vm, "count: " + (before + 2) + "\r\n");
+        vm.stop();
+        assertContinuousCount(output(vm));
+    }
+
+    /** Hot swap stress: the CPU engine alternates between the interpreter and binary translation. */
+    @Test
+    void swapsBetweenInterpreterAndBinaryTranslationManyTimesASecond() throws Exception {
+        Vm vm = manager.define(config("demo-bt", "demo.rom", "binary-translation"));
+        vm.start();
+        awaitOutput(vm, "count: 2\r\n");
+        long t0 = System.nanoTime();
+        int swaps = 0;
+        while (swaps < 200 || swaps % 2 != 0 || System.nanoTime() - t0 < Duration.ofSeconds(2).toNanos()) {
+            vm.swap(PartKind.CPU, swaps % 2 == 0 ? "interpreter" : "binary-translation");
+            swaps++;
+            Thread.sleep(2);
+            if (swaps == 100) {
+                vm.console().send("swap\r".getBytes(StandardCharsets.US_ASCII));
+            }
+        }
+        awaitOutput(vm, "swap\r\n");
+        long before = countLines(output(vm));
+        awaitOutput(vm, "count: " + (before + 2) + "\r\n");
+        assertEquals("binary-translation", vm.config().cpu(), "after an even number of swaps");
         vm.stop();
         assertContinuousCount(output(vm));
     }

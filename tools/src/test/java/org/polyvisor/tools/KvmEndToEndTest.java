@@ -154,6 +154,40 @@ class KvmEndToEndTest {
         assertFalse(out.contains("FATAL"), out);
     }
 
+    /**
+     * A 32-bit paging guest (the MMU benchmark's endless self-checking rounds) moved to kvm: where
+     * the host's KVM runs 32-bit paging, the rounds go on under kvm; where it cannot (kvm_pvm), the
+     * swap is refused with that reason and the guest goes on under the interpreter.
+     */
+    @Test
+    void pagingGuestSwapsToKvmOrIsKeptWithTheHostsReason() throws Exception {
+        Vm vm = manager.define(VmConfig.builder("paging-swap").cpu("interpreter").devices("uart16550, debug-exit")
+                .memory(64L << 20).firmware(MmuStrategiesEndToEndTest.rom("mmubench-endless.rom").toString()).build());
+        vm.start();
+        awaitOutput(vm, "round 1 ok\r\n", Duration.ofSeconds(120));
+        if (backingModule().equals("kvm_pvm")) {
+            VmException e = org.junit.jupiter.api.Assertions.assertThrows(VmException.class,
+                    () -> vm.swap(PartKind.CPU, "kvm"));
+            String reason = "vm 'paging-swap': cpu strategy 'kvm' cannot take over the state of vcpu 0: kvm: this"
+                    + " host's KVM cannot run 32-bit code with paging on (a test guest with 2-level paging ended in"
+                    + " KVM_EXIT_SHUTDOWN at its first instruction); the state has paging on (CR0 ";
+            assertTrue(e.getMessage().startsWith(reason) && e.getMessage().endsWith(") without long mode (EFER 0)"),
+                    e.getMessage());
+            assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
+            assertEquals("interpreter", vm.config().cpu());
+        } else {
+            vm.swap(PartKind.CPU, "kvm");
+        }
+        long reached = MmuStrategiesEndToEndTest.lastRound(output(vm));
+        awaitOutput(vm, "round " + (reached + 2) + " ok\r\n", Duration.ofSeconds(120));
+        vm.stop();
+        String out = output(vm);
+        System.out.println("mmubench-endless.rom, swap to kvm (" + backingModule() + "): rounds up to " + (reached + 2)
+                + "; exits " + vm.stats().exitsByReason());
+        assertFalse(out.contains("FAIL"), out);
+        MmuStrategiesEndToEndTest.assertContinuousRounds(out);
+    }
+
     @Test
     void kvmRefusesAnMmuThatIsNotTheHostsAndTheDeterministicClock() throws Exception {
         String hostMmu = "shadow";

@@ -123,6 +123,66 @@ class MmuStrategiesEndToEndTest {
         }
     }
 
+    @Test
+    void aShadowMemoryCapFromTheVmConfigurationEvictsAndTheGuestStaysCorrect() throws Exception {
+        VmConfig c = VmConfig.builder("mmu-cap").cpu("interpreter").mmu("shadow").option("mmu.shadow.max-pages", "6")
+                .devices("uart16550, debug-exit").memory(64L << 20).firmware(rom("mmubench-endless.rom").toString())
+                .build();
+        Vm vm = manager.define(c);
+        vm.start();
+        awaitRound(vm, 3);
+        Map<String, Long> stats = mmuStats(vm);
+        vm.stop();
+        String out = output(vm);
+        assertFalse(out.contains("FAIL"), out);
+        assertContinuousRounds(out);
+        assertEquals(6L, stats.get("shadow-pages-cap"), stats::toString);
+        assertTrue(stats.get("shadow-pages") <= 6, stats::toString);
+        assertTrue(stats.get("evictions") > 0 && stats.get("shadow-pages-built") > 6 * 10, stats::toString);
+    }
+
+    @Test
+    void aBadShadowOptionIsRefusedWithItsName() throws Exception {
+        VmConfig c = VmConfig.builder("mmu-badcap").cpu("interpreter").mmu("shadow")
+                .option("mmu.shadow.max-pages", "none").devices("uart16550, debug-exit").memory(16L << 20)
+                .firmware(rom("mmubench-endless.rom").toString()).build();
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> manager.define(c).start());
+        assertTrue(e.getMessage().contains("invalid mmu.shadow.max-pages 'none'"), e.getMessage());
+    }
+
+    @Test
+    void dirtyPageLoggingThroughTheNestedTableSeesTheGuestsWrites() throws Exception {
+        // A nested-table cap far below the 32 page tables that logging 64 MiB at 4 KiB would take.
+        Vm vm = manager.define(VmConfig.builder("mmu-dirty").cpu("interpreter").mmu("slat")
+                .option("mmu.slat.max-pages", "12").devices("uart16550, debug-exit").memory(64L << 20)
+                .firmware(rom("mmubench-endless.rom").toString()).build());
+        vm.start();
+        awaitRound(vm, 1);
+        org.polyvisor.mmu.DirtyPageLog log = vm.dirtyLog().orElseThrow();
+        log.start();
+        long round = lastRound(output(vm));
+        awaitRound(vm, round + 1);
+        java.util.BitSet first = log.collect();
+        awaitRound(vm, round + 2);
+        java.util.BitSet second = log.collect();
+        Map<String, Long> stats = mmuStats(vm);
+        log.stop();
+        vm.stop();
+        assertFalse(output(vm).contains("FAIL"), output(vm));
+        // The guest rewrites its page tables and data pages every round: both rounds see writes, all in RAM.
+        assertTrue(first.cardinality() > 8 && second.cardinality() > 8, first.cardinality() + " / " + second.cardinality());
+        assertTrue(second.length() <= (64 << 20) >>> 12, "pages beyond RAM: " + second.length());
+        assertTrue(stats.get("nested-violations-dirty-log") > 0 && stats.get("dirty-log-rounds") >= 2, stats::toString);
+        assertTrue(stats.get("nested-table-pages") <= 12 && stats.get("nested-evictions") > 0, stats::toString);
+        assertFalse(log.active());
+
+        Vm shadow = manager.define(config("mmu-nodirty", "mmubench-endless.rom", "shadow"));
+        shadow.start();
+        assertTrue(shadow.dirtyLog().isEmpty(), "shadow keeps no dirty log");
+        shadow.stop();
+        assertTrue(shadow.dirtyLog().isEmpty(), "no machine, no log");
+    }
+
     private Map<String, Long> mmuStats(Vm vm) {
         return vm.stats().parts().entrySet().stream().filter(e -> e.getKey().startsWith("mmu "))
                 .findFirst().orElseThrow(() -> new AssertionError("no mmu stats in " + vm.stats().parts()))

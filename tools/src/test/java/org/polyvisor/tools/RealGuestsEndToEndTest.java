@@ -15,10 +15,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.polyvisor.boot.BootLoader;
 import org.polyvisor.core.internal.VmManagerImpl;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
+import org.polyvisor.vm.VmConsole;
 import org.polyvisor.vm.VmState;
 
 /**
@@ -26,7 +28,8 @@ import org.polyvisor.vm.VmState;
  * booted directly through the boot loaders on the interpreter: memtest86+ (32-bit, Linux boot
  * protocol, serial console) and Debian's i386 kernel with the fetched initramfs. Skipped, saying
  * so, when the cache has not been filled (run {@code guests/fetch}); the cache folder can be moved
- * with {@code -Dpolyvisor.guests.cache=DIR}.
+ * with {@code -Dpolyvisor.guests.cache=DIR}. The Debian boot runs with the engine's own page walk,
+ * or under an MMU strategy with {@code -Dpolyvisor.linux.mmu=shadow|slat}.
  */
 class RealGuestsEndToEndTest {
 
@@ -58,10 +61,15 @@ class RealGuestsEndToEndTest {
 
     /** Waits until the console satisfies a condition, the VM stops, or the time is up; returns the console. */
     private static String runUntil(Vm vm, Duration limit, Predicate<String> done) throws InterruptedException {
+        return runUntil(vm, vm.console(), limit, done);
+    }
+
+    /** Waits until a VM's console or log satisfies a condition, the VM stops, or the time is up; returns the text. */
+    static String runUntil(Vm vm, VmConsole source, Duration limit, Predicate<String> done) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         String out = "";
         while (System.nanoTime() < deadline) {
-            out = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
+            out = new String(source.recentOutput(), StandardCharsets.ISO_8859_1);
             if (done.test(out) || vm.status().state() != VmState.RUNNING) {
                 break;
             }
@@ -97,7 +105,8 @@ class RealGuestsEndToEndTest {
     void debianKernelBootsToAShellOnTheSerialConsole() throws Exception {
         Path kernel = cached("vmlinuz-686");
         Path initrd = cached("initramfs-686.cpio.gz");
-        Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter").irqchip("pic")
+        Vm vm = manager.define(VmConfig.builder("debian").cpu("interpreter")
+                .mmu(System.getProperty("polyvisor.linux.mmu", "")).irqchip("pic")
                 .devices("uart16550, debug-exit, pit8254, rtc, i8042").memory(128L << 20)
                 .kernel(kernel.toString()).initrd(initrd.toString())
                 .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
@@ -121,6 +130,44 @@ class RealGuestsEndToEndTest {
         assertTrue(after.contains("model name"), after);
         assertTrue(after.contains("proc") && after.contains("sys"), after);
         assertTrue(after.contains("done-42"), after);
+        assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
+    }
+
+    /**
+     * The same kernel with two vCPUs and the APIC chip finds the local APICs and the IOAPIC in the
+     * MP tables the boot loader writes (there is no firmware and no ACPI), brings up the second
+     * processor, routes the timer, serial, RTC and PCI interrupts through the IOAPIC, and reaches
+     * the shell. The console goes to the test's output, for the record.
+     */
+    @Test
+    void debianKernelFindsTheApicsInTheMpTablesAndBootsBothProcessors(@TempDir Path dir) throws Exception {
+        Path kernel = cached("vmlinuz-686");
+        Path initrd = cached("initramfs-686.cpio.gz");
+        Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[1 << 20]);
+        Vm vm = manager.define(VmConfig.builder("debian-apic").cpu("interpreter").irqchip("apic").vcpus(2)
+                .devices("uart16550, debug-exit, pit8254, rtc, i8042, pci, virtio-blk(image=" + disk + ")")
+                .memory(128L << 20).kernel(kernel.toString()).initrd(initrd.toString())
+                .cmdline("console=ttyS0 earlyprintk=serial nokaslr").build());
+        vm.start();
+        Duration limit = Duration.ofMinutes(Long.getLong("polyvisor.linux.minutes", 15));
+        String prompt = "polyvisor:/# ";
+        String out = runUntil(vm, limit, o -> o.contains(prompt));
+        String after = "";
+        if (out.contains(prompt)) {
+            int before = out.length();
+            vm.console().send("cat /proc/interrupts; echo done-$((6*7))\n".getBytes(StandardCharsets.US_ASCII));
+            after = runUntil(vm, Duration.ofMinutes(3), o -> o.length() > before && o.substring(before).contains("done-42"))
+                    .substring(before);
+        }
+        System.out.println(out + after);
+        assertTrue(out.contains("Intel MultiProcessor Specification v1.4"), out);
+        assertTrue(out.contains("MPTABLE: OEM ID: POLYVISR"), out);
+        assertTrue(out.contains("IOAPIC[0]: apic_id 0, version 32, address 0xfec00000, GSI 0-23"), out);
+        assertTrue(out.contains("Processors: 2"), out);
+        assertTrue(out.contains("Brought up 1 node, 2 CPUs"), out);
+        assertTrue(out.contains(prompt), "no shell prompt yet (" + vm.status().describe() + "):\n" + out);
+        assertTrue(after.contains("IO-APIC") && after.contains("ttyS0") && after.contains("rtc0"), after);
         assertEquals(VmState.RUNNING, vm.status().state(), vm.status().describe());
     }
 }

@@ -16,9 +16,13 @@ import org.polyvisor.memory.GuestMemory;
  * @param memory     the VM's guest memory, laid out and zeroed (firmware ROM, if any, already mapped)
  * @param resetState the boot vCPU's power-on state (CPU model signature in EDX), to start from
  * @param vcpus      the number of vCPUs of the VM
+ * @param apic       whether the VM's interrupt controller gives each vCPU a local APIC (at
+ *                   0xFEE00000, APIC ID = vCPU index) and has an IOAPIC (ID 0 at 0xFEC00000, ISA
+ *                   IRQ 0 on pin 2, other ISA IRQs on the pin of their number): then the loader,
+ *                   playing the firmware's part, describes them to the kernel (an Intel MP table)
  */
 public record BootRequest(String vmName, BootImage kernel, List<BootImage> initrds, String cmdline,
-                          GuestMemory memory, CpuState resetState, int vcpus) {
+                          GuestMemory memory, CpuState resetState, int vcpus, boolean apic) {
 
     /** Validates the fields and copies the list. */
     public BootRequest {
@@ -28,6 +32,22 @@ public record BootRequest(String vmName, BootImage kernel, List<BootImage> initr
         cmdline = cmdline == null ? "" : cmdline;
         Objects.requireNonNull(memory, "memory");
         Objects.requireNonNull(resetState, "resetState");
+    }
+
+    /**
+     * A request for a VM without local APICs (as before the {@code apic} component existed).
+     *
+     * @param vmName     the VM's name
+     * @param kernel     the kernel image
+     * @param initrds    initial RAM disks or modules
+     * @param cmdline    the command line
+     * @param memory     the guest memory
+     * @param resetState the boot vCPU's power-on state
+     * @param vcpus      the number of vCPUs
+     */
+    public BootRequest(String vmName, BootImage kernel, List<BootImage> initrds, String cmdline, GuestMemory memory,
+                       CpuState resetState, int vcpus) {
+        this(vmName, kernel, initrds, cmdline, memory, resetState, vcpus, false);
     }
 
     /**

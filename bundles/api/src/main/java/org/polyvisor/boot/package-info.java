@@ -4,5 +4,5 @@
  * returning the vCPU state the guest starts in.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.boot;

@@ -30,4 +30,19 @@ public interface CpuStrategy extends Part {
     default org.polyvisor.part.Availability compatibleWith(String mmu) {
         return org.polyvisor.part.Availability.yes();
     }
+
+    /**
+     * Tells whether this strategy's engines can present a CPU model to the guest: the model must
+     * exist and report only features the engine implements (and hide none it cannot hide). The
+     * platform refuses a VM (at creation, start and swap) with this reason. By default only the
+     * engine's own model (an empty description) is accepted.
+     *
+     * @param model a model description ({@link VcpuContext#cpuModel()}), empty for the default
+     * @return yes, or no with the reason
+     * @since 0.3
+     */
+    default org.polyvisor.part.Availability acceptsCpuModel(String model) {
+        return model == null || model.isBlank() ? org.polyvisor.part.Availability.yes()
+                : org.polyvisor.part.Availability.no("cpu strategy '" + name() + "' has no configurable CPU model");
+    }
 }

@@ -75,6 +75,19 @@ public interface VcpuContext {
     }
 
     /**
+     * Returns the CPU model the VM's configuration names (CPUID and MSRs): a built-in model name
+     * with optional overrides, in the syntax of {@link org.polyvisor.vm.VmConfig#cpuModel()}, or
+     * empty for the engine's default model. The platform has asked the strategy
+     * ({@link CpuStrategy#acceptsCpuModel}) before creating the engine.
+     *
+     * @return the model description, empty by default
+     * @since 0.3
+     */
+    default String cpuModel() {
+        return "";
+    }
+
+    /**
      * Returns the VM's MMU strategy instance, if the VM names one; otherwise the engine translates
      * with its own page walk.
      *

@@ -2,6 +2,7 @@ package org.polyvisor.device;
 
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.IntConsumer;
 import org.osgi.annotation.versioning.ProviderType;
 import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
@@ -132,4 +133,16 @@ public interface DeviceContext {
      * @return the backend, or empty if another device owns the console
      */
     Optional<CharBackend> console();
+
+    /**
+     * Returns the VM's log: where a device carrying the guest's diagnostic output (a firmware
+     * debug port such as QEMU's debugcon) writes it. The log is kept apart from the console (what
+     * {@code Vm.log()} and {@code vm:console --log} show), so firmware that prints the same text
+     * to both does not garble either. Write only; thread-safe.
+     *
+     * @return a sink taking one byte (the low 8 bits) per call; the default discards them
+     */
+    default IntConsumer log() {
+        return b -> { };
+    }
 }

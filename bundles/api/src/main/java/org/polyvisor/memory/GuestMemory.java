@@ -41,6 +41,23 @@ public interface GuestMemory {
     boolean isMemory(long gpa);
 
     /**
+     * Tells whether writes at an address reach memory now: RAM, including shadow RAM that a
+     * chipset has opened for writing ({@link #setLegacyDecode}); not ROM, not unbacked space.
+     * Devices check DMA targets with it.
+     *
+     * @param gpa guest-physical address
+     * @return true if a write there is stored
+     */
+    default boolean isWritable(long gpa) {
+        for (MemoryRegion r : regions()) {
+            if (r.contains(gpa)) {
+                return r.kind() == MemoryRegion.Kind.RAM;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Reads one byte.
      *
      * @param gpa guest-physical address
@@ -163,6 +180,33 @@ public interface GuestMemory {
      * @return true if writes there are traced
      */
     boolean isWatched(long gpa);
+
+    /** First address of the PC's legacy window whose decoding a chipset can switch: 768 KiB. */
+    long LEGACY_WINDOW_START = 0xC_0000L;
+
+    /** End of the legacy window: 1 MiB. */
+    long LEGACY_WINDOW_END = 0x10_0000L;
+
+    /**
+     * Sets how part of the PC's legacy window 0xC0000-0xFFFFF is decoded, as a chipset's
+     * programmable attribute map does (Intel 82441FX datasheet, PAM0-PAM6): reads come from the
+     * shadow RAM under the window or from what lies behind it (the firmware ROM's alias, or
+     * nothing: open bus), and writes go into the shadow RAM or are dropped. Firmware uses it to
+     * copy itself into RAM, write its variables there, and write-protect the copy again.
+     * Engines see the change at their next access; code cached from the range is invalidated as
+     * after a write.
+     *
+     * @param gpa      first address, 4 KiB aligned, inside the window
+     * @param length   bytes, a multiple of 4 KiB, ending inside the window
+     * @param readRam  reads come from the shadow RAM (else from the ROM or open bus)
+     * @param writeRam writes go into the shadow RAM (else they are dropped)
+     * @return false, changing nothing, when this memory has no switchable window (no firmware
+     *         is mapped, so the window is plain RAM)
+     * @throws IllegalArgumentException if the range is not whole pages inside the window
+     */
+    default boolean setLegacyDecode(long gpa, long length, boolean readRam, boolean writeRam) {
+        return false;
+    }
 
     /** A registered write watch. */
     @ProviderType

@@ -6,7 +6,9 @@
  * {@code flush(vcpu, includeGlobal)} became {@link org.polyvisor.mmu.Mmu#pagingChanged}; added
  * {@link org.polyvisor.mmu.Mmu#tlbEpoch}, {@link org.polyvisor.mmu.DirtyPageLog} and
  * {@link org.polyvisor.mmu.DescriptorTableTrace}.
+ * <p>0.3.0: {@link org.polyvisor.mmu.MmuContext#options()} (per-VM strategy options, such as a
+ * memory cap).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.2.0")
+@org.osgi.annotation.versioning.Version("0.3.0")
 package org.polyvisor.mmu;

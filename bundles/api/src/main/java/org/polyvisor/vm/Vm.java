@@ -64,6 +64,26 @@ public interface Vm {
     /** @return the console */
     VmConsole console();
 
+    /**
+     * Returns the dirty-page log of the VM's MMU strategy, while the VM is assembled and its MMU
+     * keeps one (the {@code slat} nested table does: pages are mapped read-only until their first
+     * write). A swap to another MMU ends logging; the new MMU starts with logging off.
+     *
+     * @return the log, or empty
+     */
+    default java.util.Optional<org.polyvisor.mmu.DirtyPageLog> dirtyLog() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Returns the VM's log: the guest's diagnostic output that devices carry apart from the
+     * console, such as firmware writing to a debug port (SeaBIOS to debugcon). It takes no input:
+     * {@link VmConsole#send} throws {@link VmException}. Like the console it outlives restarts.
+     *
+     * @return the log
+     */
+    VmConsole log();
+
     /** @return the devices of the assembled VM (empty when not assembled) */
     List<DeviceInfo> devices();
 

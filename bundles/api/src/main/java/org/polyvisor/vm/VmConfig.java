@@ -1,7 +1,10 @@
 package org.polyvisor.vm;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.Objects;
 import org.polyvisor.time.ClockMode;
 
@@ -22,10 +25,20 @@ import org.polyvisor.time.ClockMode;
  * @param cmdline     kernel command line
  * @param clock       how the VM clock runs
  * @param autostart   start the VM when it is defined and whenever the platform starts
+ * @param cpuModel    the CPU model the guest sees through CPUID and the MSRs, empty for the CPU
+ *                    strategy's default: a built-in model name, optionally followed by overrides,
+ *                    e.g. {@code pentium2,stepping=3,brand=My CPU,features=+pge,-sep} (keys
+ *                    {@code vendor}, {@code family}, {@code model} (the model number),
+ *                    {@code stepping}, {@code brand}, {@code features}); the CPU strategy checks
+ *                    it ({@link org.polyvisor.cpu.CpuStrategy#acceptsCpuModel})
+ * @param options     tuning options of the VM's parts, keyed {@code <kind>.<strategy>.<option>}
+ *                    (e.g. {@code mmu.shadow.max-pages}); a strategy reads its own
+ * @since 0.2
  */
 public record VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
                        long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
-                       String cmdline, ClockMode clock, boolean autostart) {
+                       String cmdline, ClockMode clock, boolean autostart, String cpuModel,
+                       Map<String, String> options) {
 
     /** Smallest RAM size accepted. */
     public static final long MIN_MEMORY = 0x0010_0000L; // 1 MiB
@@ -45,6 +58,51 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         initrd = norm(initrd);
         cmdline = cmdline == null ? "" : cmdline;
         clock = clock == null ? ClockMode.REALTIME : clock;
+        cpuModel = norm(cpuModel);
+        options = options == null ? Map.of() : Collections.unmodifiableMap(new TreeMap<>(options));
+    }
+
+    /**
+     * A definition with the CPU strategy's default CPU model and no part options (the form before 0.2).
+     *
+     * @param name        see the record
+     * @param cpu         see the record
+     * @param mmu         see the record
+     * @param irqchip     see the record
+     * @param devices     see the record
+     * @param memoryBytes see the record
+     * @param vcpus       see the record
+     * @param firmware    see the record
+     * @param kernel      see the record
+     * @param initrd      see the record
+     * @param cmdline     see the record
+     * @param clock       see the record
+     * @param autostart   see the record
+     */
+    public VmConfig(String name, String cpu, String mmu, String irqchip, List<DeviceSpec> devices,
+                    long memoryBytes, int vcpus, String firmware, String kernel, String initrd,
+                    String cmdline, ClockMode clock, boolean autostart) {
+        this(name, cpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd, cmdline, clock,
+                autostart, "", Map.of());
+    }
+
+    /**
+     * Returns the options of one strategy, prefix removed: for {@code ("mmu", "shadow")} the
+     * {@code mmu.shadow.*} options.
+     *
+     * @param kind     the part kind's key ({@code cpu}, {@code mmu}, {@code irqchip})
+     * @param strategy the strategy name
+     * @return option names (without the prefix) to values
+     */
+    public Map<String, String> optionsOf(String kind, String strategy) {
+        String prefix = kind + "." + strategy + ".";
+        Map<String, String> out = new TreeMap<>();
+        options.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return Collections.unmodifiableMap(out);
     }
 
     private static String norm(String s) {
@@ -147,7 +205,7 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withCpu(String newCpu) {
         return new VmConfig(name, newCpu, mmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, cpuModel, options);
     }
 
     /**
@@ -158,7 +216,19 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
      */
     public VmConfig withMmu(String newMmu) {
         return new VmConfig(name, cpu, newMmu, irqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
-                cmdline, clock, autostart);
+                cmdline, clock, autostart, cpuModel, options);
+    }
+
+    /**
+     * Returns a copy with another interrupt-controller strategy.
+     *
+     * @param newIrqchip the strategy name, empty for none
+     * @return the new config
+     * @since 0.2
+     */
+    public VmConfig withIrqchip(String newIrqchip) {
+        return new VmConfig(name, cpu, mmu, newIrqchip, devices, memoryBytes, vcpus, firmware, kernel, initrd,
+                cmdline, clock, autostart, cpuModel, options);
     }
 
     /**
@@ -186,6 +256,8 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
         private String cmdline = "";
         private ClockMode clock = ClockMode.REALTIME;
         private boolean autostart;
+        private String cpuModel = "";
+        private final Map<String, String> options = new TreeMap<>();
 
         private Builder(String name) {
             this.name = name;
@@ -269,10 +341,33 @@ public record VmConfig(String name, String cpu, String mmu, String irqchip, List
             return this;
         }
 
+        /**
+         * @param v CPU model: a built-in name with optional overrides ({@link VmConfig#cpuModel()}),
+         *          empty for the strategy's default
+         * @return this
+         * @since 0.2
+         */
+        public Builder cpuModel(String v) {
+            cpuModel = v;
+            return this;
+        }
+
+        /**
+         * Sets a part option.
+         *
+         * @param key   {@code <kind>.<strategy>.<option>}, e.g. {@code mmu.shadow.max-pages}
+         * @param value the value
+         * @return this
+         */
+        public Builder option(String key, String value) {
+            options.put(key, value);
+            return this;
+        }
+
         /** @return the config (not yet validated) */
         public VmConfig build() {
             return new VmConfig(name, cpu, mmu, irqchip, devices, memory, vcpus, firmware, kernel, initrd, cmdline,
-                    clock, autostart);
+                    clock, autostart, cpuModel, options);
         }
     }
 }

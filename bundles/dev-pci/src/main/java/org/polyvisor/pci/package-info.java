@@ -3,19 +3,18 @@
  * the PCI bus of a VM, behind the one host bridge that the {@code pci} device model provides.
  *
  * <h2>How a device finds its VM's bus</h2>
- * Devices only get a {@link org.polyvisor.device.DeviceContext}, which names the VM. A PCI device
- * calls {@link org.polyvisor.pci.PciBuses#attach} with that name; the bus of a VM is a rendezvous
- * object kept by this bundle and created by whichever comes first, the host bridge or a function.
- * So bundles may start in any order, and a VM whose parts are rebuilt in another order (after a
- * bundle refresh) still ends up with every function behind its bridge. A function attached while
- * no bridge is present is simply not reachable by configuration cycles until the bridge comes
- * (as a card in a board whose chipset is being replaced); its interrupt level is kept and
- * re-driven when the bridge binds.
+ * The bus of a VM is a per-VM service ({@link org.polyvisor.pci.PciBus}, through
+ * {@code DeviceContext.vmService}/{@code provideVmService}). A PCI device calls
+ * {@link org.polyvisor.pci.PciBuses#attach} with its context, which finds the bus or creates and
+ * offers it: whichever comes first, the host bridge or a function. So bundles may start in any
+ * order, and a VM whose parts are rebuilt in another order (after a bundle refresh) still ends up
+ * with every function behind its bridge. A function attached while no bridge is present is simply
+ * not reachable by configuration cycles until the bridge comes (as a card in a board whose chipset
+ * is being replaced); its interrupt level is kept and re-driven when the bridge binds.
  *
- * <p>The registry is static (one per runtime, keyed by VM name, which the VM manager keeps unique);
- * a bus disappears when its last function and its bridge have gone. This is the simplest thing
- * that works with the API as it is; the API change that would remove it is a VM-scoped service
- * lookup on the device context ({@code DeviceContext.vmService(Class)}), see the bundle README.
+ * <p>The platform withdraws a part's services when the part closes; when the part that offered
+ * the bus goes while others still use it, the offer passes to one of them. The bus disappears with
+ * its last user. Nothing is kept per runtime (no static registry).
  *
  * <h2>Division of labour</h2>
  * A function owns its configuration header (use {@link org.polyvisor.pci.PciConfigSpace}) and maps
@@ -26,5 +25,5 @@
  * level to a GSI.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.pci;

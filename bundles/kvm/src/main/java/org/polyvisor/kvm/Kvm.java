@@ -44,6 +44,8 @@ public final class Kvm implements AutoCloseable {
     public static final int CAP_READONLY_MEM = 0x51;
     /** KVM_CAP_IMMEDIATE_EXIT. */
     public static final int CAP_IMMEDIATE_EXIT = 0x88;
+    /** KVM_CAP_EXIT_HYPERCALL (a VM capability: which hypercalls exit to userspace, as a bit mask). */
+    public static final int CAP_EXIT_HYPERCALL = 201;
 
     private final String path;
     private final int fd;
@@ -84,11 +86,11 @@ public final class Kvm implements AutoCloseable {
         }
         // Safe: integer-only ioctls on the descriptor just opened.
         int version = LibC.ioctl(fd, KvmAbi.KVM_GET_API_VERSION, 0);
-        if (version != KvmAbi.API_VERSION) {
-            int err = version < 0 ? LibC.errno() : 0;
+        int versionErr = version < 0 ? LibC.errno() : 0;
+        String versionProblem = checkApiVersion(path, version, versionErr);
+        if (versionProblem != null) {
             LibC.close(fd);
-            throw new KvmException(path + " speaks KVM API version " + version + ", this binding needs "
-                    + KvmAbi.API_VERSION, err);
+            throw new KvmException(versionProblem, versionErr);
         }
         int mmapSize = LibC.ioctl(fd, KvmAbi.KVM_GET_VCPU_MMAP_SIZE, 0);
         if (mmapSize < KvmAbi.RUN_SIZE) {
@@ -97,6 +99,25 @@ public final class Kvm implements AutoCloseable {
             throw new KvmException(path + ": KVM_GET_VCPU_MMAP_SIZE answered " + mmapSize, err);
         }
         return new Kvm(path, fd, version, mmapSize);
+    }
+
+    /**
+     * Judges the answer to KVM_GET_API_VERSION.
+     *
+     * @param path    the device
+     * @param version what the ioctl returned
+     * @param errno   its error number when it returned -1, else 0
+     * @return null if this binding can use the device, else why not
+     */
+    static String checkApiVersion(String path, int version, int errno) {
+        if (version < 0) {
+            return path + " does not answer KVM_GET_API_VERSION (not a KVM device?): " + LibC.describe(errno);
+        }
+        if (version != KvmAbi.API_VERSION) {
+            return path + " speaks KVM API version " + version + ", this binding needs " + KvmAbi.API_VERSION
+                    + (version < KvmAbi.API_VERSION ? " (a pre-release KVM)" : "");
+        }
+        return null;
     }
 
     /** @return the device path */

@@ -44,6 +44,29 @@ public record Sregs(Segment cs, Segment ds, Segment es, Segment fs, Segment gs, 
     }
 
     /**
+     * Returns these registers set up for a flat-model guest entered directly in protected or long
+     * mode: one data segment in DS, ES, FS, GS and SS, an unusable LDT, CR2 and CR8 zero, nothing
+     * pending; the APIC base stays.
+     *
+     * @param code CS
+     * @param data every data segment
+     * @param task TR
+     * @param gdt  GDTR
+     * @param idt  IDTR
+     * @param cr0  CR0
+     * @param cr3  CR3
+     * @param cr4  CR4
+     * @param efer EFER
+     * @return the registers
+     */
+    public Sregs flat(Segment code, Segment data, Segment task, Dtable gdt, Dtable idt, long cr0, long cr3, long cr4,
+                      long efer) {
+        Segment noLdt = Segment.fromAccessRights(0, 0, 0, 0x1_0000); // unusable
+        return new Sregs(code, data, data, data, data, data, task, noLdt, gdt, idt, cr0, 0, cr3, cr4, 0, efer, apicBase,
+                new long[4]);
+    }
+
+    /**
      * Returns the segment registers ES, CS, SS, DS, FS, GS in x86 encoding order.
      *
      * @return six segments

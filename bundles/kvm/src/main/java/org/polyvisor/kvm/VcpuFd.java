@@ -93,11 +93,16 @@ public final class VcpuFd implements AutoCloseable {
             }
             throw new KvmException("KVM_RUN on vCPU " + id + ": " + LibC.describe(err), err);
         }
-        return decode();
+        return decode(run);
     }
 
-    private KvmExit decode() {
-        ByteBuffer b = run;
+    /**
+     * Decodes the exit a {@code kvm_run} area describes.
+     *
+     * @param b the area
+     * @return the exit
+     */
+    static KvmExit decode(ByteBuffer b) {
         int reason = b.getInt(KvmAbi.RUN_EXIT_REASON);
         int d = KvmAbi.RUN_EXIT_DATA;
         switch (reason) {
@@ -205,6 +210,16 @@ public final class VcpuFd implements AutoCloseable {
     public void setMmioData(long value) {
         int d = KvmAbi.RUN_EXIT_DATA;
         writeLe(run, d + 8, Math.min(8, run.getInt(d + 16)), value);
+    }
+
+    /**
+     * Answers a {@link KvmExit.Hypercall}: the value the guest finds in RAX when the next
+     * {@code KVM_RUN} completes the hypercall (kvm_run.hypercall.ret).
+     *
+     * @param value the result
+     */
+    public void setHypercallResult(long value) {
+        run.putLong(KvmAbi.RUN_HYPERCALL_RET, value);
     }
 
     /**

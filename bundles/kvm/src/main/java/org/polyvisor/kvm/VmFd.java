@@ -129,6 +129,30 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /**
+     * Enables a VM capability (KVM_ENABLE_CAP), e.g. {@link Kvm#CAP_EXIT_HYPERCALL} with the mask of
+     * hypercalls that should exit to userspace.
+     *
+     * @param capability a {@code Kvm.CAP_*} number
+     * @param args       up to four arguments (missing ones are 0)
+     */
+    public synchronized void enableCap(int capability, long... args) {
+        ensureOpen();
+        if (args.length > 4) {
+            throw new IllegalArgumentException("KVM_ENABLE_CAP takes at most 4 arguments, not " + args.length);
+        }
+        NativeBuffer b = new NativeBuffer(KvmAbi.ENABLE_CAP_SIZE);
+        b.buffer().putInt(0, capability).putInt(4, 0);
+        for (int i = 0; i < args.length; i++) {
+            b.buffer().putLong(8 + 8 * i, args[i]);
+        }
+        // Safe: b holds a zeroed struct kvm_enable_cap (cap, flags, args[4], pad[64]).
+        if (LibC.ioctl(fd, KvmAbi.KVM_ENABLE_CAP, b.address()) < 0) {
+            int err = LibC.errno();
+            throw new KvmException("KVM_ENABLE_CAP " + capability + ": " + LibC.describe(err), err);
+        }
+    }
+
     /** Creates KVM's in-kernel PIC pair, IOAPIC and local APICs (KVM_CREATE_IRQCHIP). */
     public synchronized void createIrqchip() {
         ensureOpen();

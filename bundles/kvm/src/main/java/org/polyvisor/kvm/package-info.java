@@ -7,5 +7,5 @@
  * flags, the module backing {@code /dev/kvm}, its parameters) from a configurable root.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.kvm;

@@ -98,14 +98,12 @@ public final class LongModeGuest implements AutoCloseable {
      * @param rcx    the loop count
      */
     public void enter(int entry, boolean ring3, long rcx) {
-        Sregs s = vcpu.getSregs();
         int dpl = ring3 ? 3 : 0;
         Segment cs = Segment.fromAccessRights(ring3 ? 0x1B : 0x08, 0, 0xFFFF_FFFF, 0xA09B | dpl << 5);
         Segment ds = Segment.fromAccessRights(ring3 ? 0x23 : 0x10, 0, 0xFFFF_FFFF, 0xC093 | dpl << 5);
         Segment tr = Segment.fromAccessRights(0x28, 0x15000, 0x67, 0x8B);
-        Segment ldt = Segment.fromAccessRights(0, 0, 0, 0x1_0000);
-        vcpu.setSregs(new Sregs(cs, ds, ds, ds, ds, ds, tr, ldt, new Dtable(0x13000, 0x37), new Dtable(0x14000, 0),
-                0x8000_0033L, 0, 0x10000, 0x20, 0, 0x500, s.apicBase(), new long[4]));
+        vcpu.setSregs(vcpu.getSregs().flat(cs, ds, tr, new Dtable(0x13000, 0x37), new Dtable(0x14000, 0), 0x8000_0033L,
+                0x10000, 0x20, 0x500));
         long[] g = new long[16];
         g[4] = 0x7F000; // RSP
         g[1] = rcx;

@@ -37,14 +37,28 @@ final class RealModeGuest implements AutoCloseable {
     final ByteBuffer ram;
 
     RealModeGuest() {
+        this(CODE, false, 0);
+    }
+
+    /**
+     * Creates the VM with another program at 0x1000.
+     *
+     * @param code      the program
+     * @param irqchip   whether to create KVM's in-kernel interrupt controllers (before the vCPU)
+     * @param slotFlags flags of the RAM slot ({@link VmFd#MEM_LOG_DIRTY_PAGES})
+     */
+    RealModeGuest(byte[] code, boolean irqchip, int slotFlags) {
         kvm = Kvm.open();
         try {
             vm = kvm.createVm();
             ram = ByteBuffer.allocateDirect((1 << 19) + 4096).alignedSlice(4096).slice(0, 1 << 19)
                     .order(ByteOrder.LITTLE_ENDIAN);
-            ram.put(0x1000, CODE);
-            vm.setUserMemoryRegion(0, 0, 0, ram);
+            ram.put(0x1000, code);
+            vm.setUserMemoryRegion(0, slotFlags, 0, ram);
             vm.setTssAddr(0xfffb_d000L);
+            if (irqchip) {
+                vm.createIrqchip();
+            }
             vcpu = vm.createVcpu(0);
             vcpu.setCpuid(kvm.supportedCpuid());
         } catch (RuntimeException e) {

@@ -1,8 +1,11 @@
 package org.polyvisor.testing;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 import org.polyvisor.device.CharBackend;
 import org.polyvisor.device.DeviceContext;
@@ -33,6 +36,7 @@ public final class FakeDeviceContext implements DeviceContext {
         final Map<Integer, RecordingIrqLine> lines = new HashMap<>();
         final Map<Class<?>, Object> services = new HashMap<>();
         final QueuedCharBackend backend;
+        final ByteArrayOutputStream log = new ByteArrayOutputStream();
         final Supplier<FakeGuestMemory> memoryFactory;
         FakeGuestMemory memory;
         FakeMmioBus mmio;
@@ -283,6 +287,26 @@ public final class FakeDeviceContext implements DeviceContext {
     @Override
     public Optional<CharBackend> console() {
         return Optional.ofNullable(vm.backend);
+    }
+
+    @Override
+    public IntConsumer log() {
+        return b -> {
+            synchronized (vm.log) {
+                vm.log.write(b);
+            }
+        };
+    }
+
+    /**
+     * Returns what devices wrote to the VM's log so far.
+     *
+     * @return the bytes as ISO-8859-1 text
+     */
+    public String logged() {
+        synchronized (vm.log) {
+            return vm.log.toString(StandardCharsets.ISO_8859_1);
+        }
     }
 
     /**

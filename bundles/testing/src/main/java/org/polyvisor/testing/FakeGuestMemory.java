@@ -13,6 +13,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.memory.MemoryRegion;
@@ -58,6 +60,7 @@ public final class FakeGuestMemory implements GuestMemory {
     private final List<MemoryRegion> regions;
     private final long ramSize;
     private final List<Watch> watches = new CopyOnWriteArrayList<>();
+    private final Map<Long, String> legacyDecode = new TreeMap<>();
 
     private FakeGuestMemory(List<MemoryRegion> regions, long ramSize) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
@@ -361,6 +364,39 @@ public final class FakeGuestMemory implements GuestMemory {
             }
         }
         return false;
+    }
+
+    /**
+     * Records the decoding asked for (this fake keeps its layout: it records, it does not remap).
+     *
+     * @return true
+     */
+    @Override
+    public boolean setLegacyDecode(long gpa, long length, boolean readRam, boolean writeRam) {
+        if ((gpa & 0xFFF) != 0 || (length & 0xFFF) != 0 || length <= 0
+                || gpa < LEGACY_WINDOW_START || gpa + length > LEGACY_WINDOW_END) {
+            throw new IllegalArgumentException(String.format("legacy decode 0x%x+0x%x: not whole pages inside the window",
+                    gpa, length));
+        }
+        synchronized (legacyDecode) {
+            for (long a = gpa; a < gpa + length; a += 0x1000) {
+                legacyDecode.put(a, (readRam ? "R" : "-") + (writeRam ? "W" : "-"));
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The decoding last set for a page of the legacy window.
+     *
+     * @param gpa an address in the page
+     * @return {@code "RW"}, {@code "R-"}, {@code "-W"} or {@code "--"} (reads/writes to RAM), or
+     *         {@code null} if never set
+     */
+    public String legacyDecode(long gpa) {
+        synchronized (legacyDecode) {
+            return legacyDecode.get(gpa & ~0xFFFL);
+        }
     }
 
     /**

@@ -3,14 +3,16 @@ package org.polyvisor.virtio;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.memory.MemoryRegion;
 
-/** Checks of guest-physical ranges against the regions of guest memory. */
+/** Checks of guest-physical ranges against guest memory as it is decoded now. */
 public final class GuestRanges {
 
     private GuestRanges() {
     }
 
     /**
-     * Tells whether a range lies entirely in guest memory (adjacent regions may be crossed).
+     * Tells whether a range lies entirely in guest memory (adjacent regions may be crossed), page
+     * by page as the memory decodes it now, so firmware's shadow RAM in the legacy window counts
+     * as RAM once the chipset has opened it for writing.
      *
      * @param memory   guest memory
      * @param gpa      first guest-physical address
@@ -26,18 +28,11 @@ public final class GuestRanges {
             return false;
         }
         long end = gpa + length;
-        long cur = gpa;
-        for (MemoryRegion r : memory.regions()) {
-            if (r.contains(cur)) {
-                if (writable && r.kind() != MemoryRegion.Kind.RAM) {
-                    return false;
-                }
-                cur = r.end();
-                if (cur >= end) {
-                    return true;
-                }
+        for (long page = gpa & -MemoryRegion.PAGE_SIZE; page < end; page += MemoryRegion.PAGE_SIZE) {
+            if (writable ? !memory.isWritable(page) : !memory.isMemory(page)) {
+                return false;
             }
         }
-        return false;
+        return true;
     }
 }

@@ -109,6 +109,8 @@ public abstract class VirtioPciDevice implements Device, PciFunction, MmioDevice
 
     private final String name;
     private final String vmName;
+    /** Reaches the VM's PCI bus (a per-VM service). */
+    private final DeviceContext context;
     private final String typeName;
     private final int virtioId;
     private final long offered;
@@ -156,6 +158,7 @@ public abstract class VirtioPciDevice implements Device, PciFunction, MmioDevice
      */
     protected VirtioPciDevice(DeviceContext context, String typeName, int virtioId, int pciClass, int[] queueSizes,
                               long deviceFeatures, int requestedSlot) {
+        this.context = context;
         this.name = context.instanceName();
         this.vmName = context.vmName();
         this.typeName = typeName;
@@ -210,7 +213,7 @@ public abstract class VirtioPciDevice implements Device, PciFunction, MmioDevice
             return t;
         });
         try {
-            slot = PciBuses.attach(vmName, name, this, requestedSlot);
+            slot = PciBuses.attach(context, name, this, requestedSlot);
         } catch (RuntimeException e) {
             worker.shutdownNow();
             throw e;
@@ -883,7 +886,7 @@ public abstract class VirtioPciDevice implements Device, PciFunction, MmioDevice
         synchronized (this) {
             if (savedDevice > 0 && slot != null && slot.device() != savedDevice) {
                 // keep the PCI address the guest enumerated (a rebuild may have come in another order)
-                PciSlot moved = PciBuses.attach(vmName, name, this, savedDevice);
+                PciSlot moved = PciBuses.attach(context, name, this, savedDevice);
                 slot.close();
                 slot = moved;
             }

@@ -19,8 +19,9 @@ import java.util.TreeMap;
  * ({@link #unsupported(CpuModel)}), so whatever a guest is told works.
  *
  * <p>Written as a string ({@link #parse}, {@link #toString}):
- * {@code vendor=GenuineIntel,family=6,model=15,stepping=11,brand=My CPU,features=+pse,-sep}.
- * Every key is optional and starts from {@link #DEFAULT}; {@code features} is a list of
+ * {@code pentium2,family=6,model=15,stepping=11,brand=My CPU,features=+pse,-sep}. The first item
+ * may name a built-in model ({@link #names()}); every key is optional and starts from that model
+ * (or {@link #DEFAULT}); {@code features} is a list of
  * {@code +name} / {@code -name} edits (a bare name adds), applied in order, whose names are the
  * SDM's feature mnemonics in lower case ({@link #featureNames()}). {@code brand=} with nothing
  * after it removes the brand string (and with it the extended leaves 0x8000_0002-4).
@@ -110,13 +111,59 @@ public final class CpuModel {
         EXT_EDX_NAMES.put("lm", EXT_EDX_LM);
     }
 
+    /** The leaf 1 EDX features every built-in model has: what the interpreter implements of the P6. */
+    private static final int P6_CORE = EDX_FPU | EDX_PSE | EDX_TSC | EDX_MSR | EDX_PAE | EDX_CX8 | EDX_PGE | EDX_CMOV;
+
     /**
      * The default model: a P6-family GenuineIntel processor (family 6, model 3, stepping 3, the
-     * Pentium II signature 0x633) with FPU, PSE, TSC, MSR, PAE, CX8, SEP, CMOV and FXSR: what the
-     * interpreter implements. No VME, no APIC (added by {@link #withApic} when the VM has one).
+     * Pentium II signature 0x633) with FPU, PSE, TSC, MSR, PAE, CX8, SEP, PGE, CMOV and FXSR: what the
+     * interpreter implements. No VME, no APIC (added by {@link #withApic} when the VM has one), no
+     * brand string (Linux names family 6 model 3 from its own table).
      */
     public static final CpuModel DEFAULT = new CpuModel("GenuineIntel", 6, 3, 3, "",
-            EDX_FPU | EDX_PSE | EDX_TSC | EDX_MSR | EDX_PAE | EDX_CX8 | EDX_SEP | EDX_CMOV | EDX_FXSR, 0, 0);
+            P6_CORE | EDX_SEP | EDX_FXSR, 0, 0);
+
+    /**
+     * The built-in models by name. Each has the signature of the processor it is named after but
+     * reports only features the interpreter implements: none has MMX, SSE, VME, DE, MCE, MCA, MTRR
+     * or PAT, which the real processors have.
+     */
+    private static final Map<String, CpuModel> NAMED = new LinkedHashMap<>();
+
+    static {
+        NAMED.put("default", DEFAULT);
+        // Pentium Pro (0x619): no FXSR; the SEP bit real ones set does not work (SDM Vol. 3B 8.7.2
+        // of older editions; Linux clears it for signatures below 0x633), so it is not reported.
+        NAMED.put("pentium-pro", new CpuModel("GenuineIntel", 6, 1, 9, "", P6_CORE, 0, 0));
+        // Pentium II "Deschutes" (0x652): SYSENTER and FXSAVE.
+        NAMED.put("pentium2", new CpuModel("GenuineIntel", 6, 5, 2, "", P6_CORE | EDX_SEP | EDX_FXSR, 0, 0));
+        // Pentium III "Coppermine" (0x686) without its SSE.
+        NAMED.put("pentium3", new CpuModel("GenuineIntel", 6, 8, 6, "", P6_CORE | EDX_SEP | EDX_FXSR, 0, 0));
+    }
+
+    /** @return the names of the built-in models, {@code default} first */
+    public static List<String> names() {
+        return List.copyOf(NAMED.keySet());
+    }
+
+    /**
+     * Returns a built-in model.
+     *
+     * @param name e.g. {@code pentium2}; blank gives {@link #DEFAULT}
+     * @return the model
+     * @throws IllegalArgumentException naming the known models if there is none of that name
+     */
+    public static CpuModel named(String name) {
+        if (name == null || name.isBlank()) {
+            return DEFAULT;
+        }
+        CpuModel m = NAMED.get(name.strip().toLowerCase(Locale.ROOT));
+        if (m == null) {
+            throw new IllegalArgumentException("cpu model: unknown model '" + name.strip() + "' (known: "
+                    + String.join(", ", NAMED.keySet()) + ")");
+        }
+        return m;
+    }
 
     /** MSR: time-stamp counter. */
     public static final int MSR_TSC = 0x10;
@@ -126,6 +173,8 @@ public final class CpuModel {
     public static final int MSR_APIC_BASE = 0x1B;
     /** MSR: IA32_BIOS_SIGN_ID, the microcode revision (P6 family and later). */
     public static final int MSR_BIOS_SIGN_ID = 0x8B;
+    /** MSR: IA32_BIOS_UPDT_TRIG, the microcode update trigger (write-only, P6 family and later). */
+    public static final int MSR_BIOS_UPDT_TRIG = 0x79;
     /** MSR: IA32_SYSENTER_CS. */
     public static final int MSR_SYSENTER_CS = 0x174;
     /** MSR: IA32_SYSENTER_ESP. */
@@ -174,14 +223,19 @@ public final class CpuModel {
     /**
      * Parses a model description (see the class comment); keys not given keep the default's value.
      *
-     * @param spec e.g. {@code vendor=GenuineIntel,family=6,model=15,stepping=11,features=+pse,-sep};
+     * @param spec e.g. {@code pentium2,stepping=3,features=+pse,-sep} or {@code family=6,model=15};
      *             null or blank gives {@link #DEFAULT}
      * @return the model
-     * @throws IllegalArgumentException naming the offending key or feature
+     * @throws IllegalArgumentException naming the offending model name, key or feature
      */
     public static CpuModel parse(String spec) {
-        CpuModel m = DEFAULT;
         if (spec == null || spec.isBlank()) {
+            return DEFAULT;
+        }
+        String[] parts = spec.split(",", -1);
+        String first = parts[0].strip();
+        CpuModel m = first.indexOf('=') < 0 ? named(first) : DEFAULT;
+        if (first.indexOf('=') < 0 && parts.length == 1) {
             return m;
         }
         String vendor = m.vendor;
@@ -193,8 +247,11 @@ public final class CpuModel {
         int ecx = m.featuresEcx;
         int ext = m.extFeaturesEdx;
         String key = null;
-        for (String part : spec.split(",")) {
-            String item = part.strip();
+        for (int i = first.indexOf('=') < 0 ? 1 : 0; i < parts.length; i++) {
+            String item = parts[i].strip();
+            if (item.isEmpty()) {
+                continue;
+            }
             int eq = item.indexOf('=');
             String value;
             if (eq > 0) {
@@ -399,9 +456,9 @@ public final class CpuModel {
     /**
      * The writable model-specific registers the model implies, with their reset values
      * (SDM Vol. 4, Table 2-2): the SYSENTER MSRs with SEP. They travel in the exported CPU state,
-     * so every engine must accept them: read-only identification MSRs (IA32_PLATFORM_ID,
-     * IA32_BIOS_SIGN_ID, which KVM refuses to set) are not listed. The TSC (0x10) and the APIC's
-     * MSRs are not listed either: the engine keeps the first, the interrupt controller the others.
+     * so every engine must accept them: the identification MSRs ({@link #identificationMsrs}) are not
+     * listed. The TSC (0x10) and the APIC's MSRs are not listed either: the engine keeps the first,
+     * the interrupt controller the others.
      *
      * @return MSR index to reset value
      */
@@ -413,6 +470,37 @@ public final class CpuModel {
             m.put(MSR_SYSENTER_EIP, 0L);
         }
         return m;
+    }
+
+    /**
+     * The identification MSRs of the model, with what RDMSR returns (SDM Vol. 4, Table 2-2): on
+     * the P6 family and later IA32_PLATFORM_ID (platform id 0, i.e. Linux's "pf=0x1") and
+     * IA32_BIOS_SIGN_ID (microcode revision 0 in bits 63:32). They are not architectural state: an
+     * engine answers them from the model. WRMSR to IA32_PLATFORM_ID raises #GP (read-only); see
+     * {@link #ignoresWrite} for the others.
+     *
+     * @return MSR index to value, empty before the P6 family
+     */
+    public SortedMap<Integer, Long> identificationMsrs() {
+        SortedMap<Integer, Long> m = new TreeMap<>();
+        if (family >= 6 && has(EDX_MSR)) {
+            m.put(MSR_PLATFORM_ID, 0L);
+            m.put(MSR_BIOS_SIGN_ID, 0L);
+        }
+        return m;
+    }
+
+    /**
+     * Tells whether WRMSR to an MSR succeeds without changing anything: IA32_BIOS_SIGN_ID (software
+     * writes 0 there before CPUID to read the microcode revision; ours stays 0) and the write-only
+     * IA32_BIOS_UPDT_TRIG (a microcode update that never applies, so the revision stays 0; RDMSR of
+     * it raises #GP), on the P6 family and later.
+     *
+     * @param msr the MSR index
+     * @return whether the write is accepted and ignored
+     */
+    public boolean ignoresWrite(int msr) {
+        return family >= 6 && has(EDX_MSR) && (msr == MSR_BIOS_SIGN_ID || msr == MSR_BIOS_UPDT_TRIG);
     }
 
     @Override

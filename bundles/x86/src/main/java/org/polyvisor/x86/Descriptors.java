@@ -142,6 +142,29 @@ public final class Descriptors {
     }
 
     /**
+     * Tells whether {@code bytes} bytes at {@code offset} lie inside a stack segment, as the pushes of
+     * a stack switch need (SDM Vol. 3A 6.12.1, CALL "MORE-PRIVILEGE": #SS(new SS) otherwise): an
+     * expand-up segment holds offsets 0..limit, an expand-down one limit+1..0xFFFF (0xFFFF_FFFF with
+     * the B bit); the range may not wrap.
+     *
+     * @param attributes the stack segment's attributes
+     * @param limit      its byte-granular limit
+     * @param offset     the lowest offset written (the new ESP)
+     * @param bytes      how many bytes
+     * @return whether the whole range is inside
+     */
+    public static boolean stackRoomFor(int attributes, int limit, int offset, int bytes) {
+        long lo = offset & 0xFFFF_FFFFL;
+        long hi = lo + bytes - 1;
+        long top = limit & 0xFFFF_FFFFL;
+        if ((attributes & SegmentRegister.TYPE_CE) != 0 && (attributes & SegmentRegister.TYPE_CODE) == 0) {
+            long max = (attributes & SegmentRegister.DB) != 0 ? 0xFFFF_FFFFL : 0xFFFF;
+            return lo > top && hi <= max;
+        }
+        return hi <= top;
+    }
+
+    /**
      * @param lo gate bytes 0-3
      * @return the target code-segment selector of a call/interrupt/trap gate
      */

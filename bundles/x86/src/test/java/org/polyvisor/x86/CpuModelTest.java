@@ -24,7 +24,7 @@ class CpuModelTest {
         int[] l1 = m.cpuid(1, 2);
         assertEquals(0x633, l1[0]);
         assertEquals(2 << 24, l1[1]);
-        assertEquals(0x0100_8979, l1[3]); // FPU PSE TSC MSR PAE CX8 SEP CMOV FXSR; no VME, no APIC
+        assertEquals(0x0100_A979, l1[3]); // FPU PSE TSC MSR PAE CX8 SEP PGE CMOV FXSR; no VME, no APIC
         assertFalse(m.has(CpuModel.EDX_VME));
         assertArrayEquals(new int[4], m.cpuid(0x8000_0000, 0)); // no extended leaves
         assertEquals(List.of(), m.unsupported(CpuModel.DEFAULT));
@@ -32,12 +32,12 @@ class CpuModelTest {
 
     @Test
     void parsesTheConfigurationString() {
-        CpuModel m = CpuModel.parse("vendor=GenuineIntel,family=6,model=15,stepping=11,features=+pge,-sep");
+        CpuModel m = CpuModel.parse("vendor=GenuineIntel,family=6,model=15,stepping=11,features=+mtrr,-sep");
         assertEquals(0x06FB, m.signature());
-        assertTrue(m.has(CpuModel.EDX_PGE));
+        assertTrue(m.has(CpuModel.EDX_MTRR));
         assertFalse(m.has(CpuModel.EDX_SEP));
         assertFalse(m.initialMsrs().containsKey(CpuModel.MSR_SYSENTER_CS));
-        assertEquals(List.of("pge"), m.unsupported(CpuModel.DEFAULT));
+        assertEquals(List.of("mtrr"), m.unsupported(CpuModel.DEFAULT));
         assertEquals(m, CpuModel.parse(m.toString()));
         assertSame(CpuModel.DEFAULT, CpuModel.parse(" "));
     }
@@ -68,5 +68,56 @@ class CpuModelTest {
         assertThrows(IllegalArgumentException.class, () -> CpuModel.parse("speed=9"));
         assertThrows(IllegalArgumentException.class, () -> CpuModel.parse("family=x"));
         assertThrows(IllegalArgumentException.class, () -> CpuModel.parse("stepping=16"));
+    }
+
+    @Test
+    void builtInModelsCarryTheirSignatureAndOnlyImplementedFeatures() {
+        assertEquals(List.of("default", "pentium-pro", "pentium2", "pentium3"), CpuModel.names());
+        assertSame(CpuModel.DEFAULT, CpuModel.named("default"));
+        assertSame(CpuModel.DEFAULT, CpuModel.parse("default"));
+        CpuModel ppro = CpuModel.parse("Pentium-Pro");
+        assertEquals(0x619, ppro.signature());
+        assertFalse(ppro.has(CpuModel.EDX_SEP), "the Pentium Pro's SEP bit does not work, so it is not reported");
+        assertFalse(ppro.has(CpuModel.EDX_FXSR));
+        assertEquals(0x686, CpuModel.named("pentium3").signature());
+        assertEquals(0x652, CpuModel.named("pentium2").signature());
+        for (String n : CpuModel.names()) {
+            CpuModel m = CpuModel.named(n);
+            assertEquals(List.of(), m.unsupported(CpuModel.DEFAULT), n + " reports only what the default has");
+            assertFalse(m.has(CpuModel.EDX_VME) || m.has(CpuModel.EDX_MMX) || m.has(CpuModel.EDX_SSE), n);
+            assertEquals(m, CpuModel.parse(m.toString()), n);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CpuModel.parse("pentium9"));
+        assertTrue(e.getMessage().contains("unknown model 'pentium9'") && e.getMessage().contains("pentium-pro"),
+                e.getMessage());
+    }
+
+    @Test
+    void overridesApplyToTheNamedModel() {
+        CpuModel m = CpuModel.parse("pentium2, stepping=3, brand=Polyvisor Test CPU, features=-sep,+pse36");
+        assertEquals(0x653, m.signature());
+        assertEquals("Polyvisor Test CPU", m.brand());
+        assertFalse(m.has(CpuModel.EDX_SEP));
+        assertTrue(m.has(CpuModel.EDX_FXSR), "kept from pentium2");
+        assertEquals(List.of("pse36"), m.unsupported(CpuModel.DEFAULT));
+        assertEquals(0x8000_0004, m.cpuid(0x8000_0000, 0)[0]);
+        int[] b = m.cpuid(0x8000_0002, 0);
+        assertEquals(0x796C_6F50, b[0]); // "Poly"
+        assertThrows(IllegalArgumentException.class, () -> CpuModel.parse("family=6,pentium2"));
+    }
+
+    @Test
+    void identificationMsrsExistFromTheP6FamilyOn() {
+        CpuModel p6 = CpuModel.DEFAULT;
+        assertEquals(List.of(CpuModel.MSR_PLATFORM_ID, CpuModel.MSR_BIOS_SIGN_ID),
+                List.copyOf(p6.identificationMsrs().keySet()));
+        assertTrue(p6.ignoresWrite(CpuModel.MSR_BIOS_SIGN_ID));
+        assertTrue(p6.ignoresWrite(CpuModel.MSR_BIOS_UPDT_TRIG));
+        assertFalse(p6.ignoresWrite(CpuModel.MSR_PLATFORM_ID), "read-only");
+        CpuModel p5 = CpuModel.parse("family=5,model=2,stepping=5,features=-sep,-fxsr,-pge,-cmov");
+        assertEquals(0x525, p5.signature());
+        assertTrue(p5.identificationMsrs().isEmpty());
+        assertFalse(p5.ignoresWrite(CpuModel.MSR_BIOS_SIGN_ID));
+        assertTrue(p5.initialMsrs().isEmpty());
     }
 }

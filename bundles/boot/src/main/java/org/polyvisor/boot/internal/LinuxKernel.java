@@ -80,6 +80,12 @@ final class LinuxKernel {
             throw new BootException(String.format("%sLinux boot protocol %d.%02d is older than 2.02: not supported",
                     who, version >> 8, version & 0xFF));
         }
+        if (version >> 8 != 2) {
+            // Every 2.xx only adds fields at the end (Documentation/arch/x86/boot.rst); another major
+            // number would be a layout nobody has defined, or a damaged header.
+            throw new BootException(String.format("%sLinux boot protocol %d.%02d is unknown: this loader reads 2.02 and "
+                    + "later 2.xx headers (a damaged image?)", who, version >> 8, version & 0xFF));
+        }
         if ((Le.u8(d, LOADFLAGS) & LOADED_HIGH) == 0) {
             throw new BootException(who + "a zImage (protected-mode code loaded at 0x10000) is not supported: use a bzImage");
         }

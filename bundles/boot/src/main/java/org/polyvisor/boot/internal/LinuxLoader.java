@@ -63,6 +63,9 @@ abstract class LinuxLoader implements BootLoader {
         long initrdAddr = 0;
         long initrdSize = 0;
         if (!request.initrds().isEmpty()) {
+            for (BootImage i : request.initrds()) {
+                checkGzip(who, i);
+            }
             byte[] initrd = concat(request.initrds());
             initrdSize = initrd.length;
             long limit = Math.min(k.initrdAddrMax + 1, ramTop);
@@ -76,6 +79,7 @@ abstract class LinuxLoader implements BootLoader {
             placements.add(String.format("initrd %s-%s (%s)", Le.hex(initrdAddr), Le.hex(initrdAddr + initrdSize - 1),
                     Le.size(initrdSize)));
         }
+        MpTable.installFor(request, placements);
         CpuState start = enter(request, k, map, initrdAddr, initrdSize, placements);
         return new BootPlan(name(), start, placements, Map.of());
     }
@@ -86,6 +90,27 @@ abstract class LinuxLoader implements BootLoader {
      */
     abstract CpuState enter(BootRequest request, LinuxKernel k, List<MemoryMap.Entry> map, long initrdAddr,
                             long initrdSize, List<String> placements);
+
+    /**
+     * A gzip-compressed initrd (the usual initramfs) is inflated once here, so that a truncated or
+     * damaged one is refused before the guest runs, instead of Linux reporting "Initramfs unpacking
+     * failed" and panicking for want of a root file system. Other formats are left to the kernel.
+     */
+    static void checkGzip(String who, BootImage image) {
+        byte[] d = image.data();
+        if (d.length < 2 || (d[0] & 0xFF) != 0x1F || (d[1] & 0xFF) != 0x8B) {
+            return;
+        }
+        byte[] sink = new byte[64 * 1024];
+        try (java.util.zip.GZIPInputStream in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(d))) {
+            while (in.read(sink) >= 0) {
+                // only the stream's integrity (and its CRC, checked at its end) matters
+            }
+        } catch (java.io.IOException e) {
+            throw new BootException(String.format("%sinitrd %s (%s) is a damaged gzip stream (%s): truncated or corrupt?",
+                    who, image.path(), Le.size(d.length), e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+        }
+    }
 
     private static byte[] concat(List<BootImage> images) {
         if (images.size() == 1) {

@@ -194,6 +194,7 @@ public final class MultibootLoader implements BootLoader {
         memory.writeDword(infoAddr + 64, (int) loaderName);
         placements.add(String.format("information structure %s (mmap: %d entries, %d module%s)", Le.hex(infoAddr),
                 map.size(), mods.size(), mods.size() == 1 ? "" : "s"));
+        MpTable.installFor(request, placements);
         CpuState start = ProtectedMode.flat(memory, request.resetState())
                 .rip(entry)
                 .gpr(CpuState.RAX, BOOTLOADER_MAGIC)

@@ -8,7 +8,7 @@ import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.memory.MemoryRegion;
 import org.polyvisor.memory.WriteListener;
 
-/** A PC memory layout for loader tests: RAM below 640 KiB, RAM from 1 MiB, bytewise accessors. */
+/** A PC memory layout for loader tests: RAM below 640 KiB, at 0xC0000-0xFFFFF and from 1 MiB, bytewise accessors. */
 final class FakeMemory implements GuestMemory {
 
     private final List<MemoryRegion> regions = new ArrayList<>();
@@ -17,6 +17,7 @@ final class FakeMemory implements GuestMemory {
     FakeMemory(long ramBytes) {
         ram = ramBytes;
         regions.add(region(0, 0xA_0000, "ram-low"));
+        regions.add(region(0xC_0000, 0x4_0000, "ram-upper")); // as the core lays out RAM without firmware
         regions.add(region(0x10_0000, ramBytes - 0x10_0000, "ram"));
     }
 

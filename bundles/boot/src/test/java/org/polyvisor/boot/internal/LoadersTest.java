@@ -127,6 +127,10 @@ class LoadersTest {
         Le.put16(old, 0x206, 0x0201);
         e = assertThrows(BootException.class, () -> new Linux32Loader().load(request(small, old, List.of(), "")));
         assertTrue(e.getMessage().contains("2.01 is older than 2.02"), e.getMessage());
+        byte[] future = bzImage(4096, MIB);
+        Le.put16(future, 0x206, 0x0300);
+        e = assertThrows(BootException.class, () -> new Linux32Loader().load(request(small, future, List.of(), "")));
+        assertTrue(e.getMessage().contains("Linux boot protocol 3.00 is unknown"), e.getMessage());
         FakeMemory m = new FakeMemory(64 * MIB);
         e = assertThrows(BootException.class,
                 () -> new Linux32Loader().load(request(m, bzImage(4096, MIB), List.of(), "x".repeat(3000))));
@@ -216,5 +220,34 @@ class LoadersTest {
             }
         }
         return false;
+    }
+
+    @Test
+    void damagedGzipInitrdIsRefusedAndAGoodOneLoads() throws Exception {
+        java.io.ByteArrayOutputStream gz = new java.io.ByteArrayOutputStream();
+        try (java.util.zip.GZIPOutputStream out = new java.util.zip.GZIPOutputStream(gz)) {
+            byte[] cpio = new byte[200_000];
+            for (int i = 0; i < cpio.length; i++) {
+                cpio[i] = (byte) (i * 31 + (i >> 7));
+            }
+            out.write(cpio);
+        }
+        byte[] good = gz.toByteArray();
+        FakeMemory m = new FakeMemory(64 * MIB);
+        new Linux32Loader().load(request(m, bzImage(4096, MIB), List.of(new BootImage("initrd.gz", good, "")), ""));
+
+        byte[] truncated = java.util.Arrays.copyOf(good, good.length * 2 / 3);
+        BootException e = assertThrows(BootException.class, () -> new Linux32Loader().load(
+                request(m, bzImage(4096, MIB), List.of(new BootImage("initrd.gz", truncated, "")), "")));
+        assertTrue(e.getMessage().contains("initrd initrd.gz") && e.getMessage().contains("damaged gzip stream"), e.getMessage());
+
+        byte[] flipped = good.clone();
+        flipped[good.length / 2] ^= 0x5A;
+        e = assertThrows(BootException.class, () -> new Linux32Loader().load(
+                request(m, bzImage(4096, MIB), List.of(new BootImage("initrd.gz", flipped, "")), "")));
+        assertTrue(e.getMessage().contains("damaged gzip stream"), e.getMessage());
+
+        // not gzip: left to the kernel
+        new Linux32Loader().load(request(m, bzImage(4096, MIB), List.of(new BootImage("raw", new byte[512], "")), ""));
     }
 }

@@ -60,7 +60,81 @@ final class ConfigMapping {
         }
         return new VmConfig(name, str(props, "cpu", "interpreter"), str(props, "mmu", ""), str(props, "irqchip", ""),
                 devices, memory, vcpus, str(props, "firmware", ""), str(props, "kernel", ""), str(props, "initrd", ""),
-                str(props, "cmdline", ""), clock, Boolean.parseBoolean(str(props, "autostart", "false")));
+                str(props, "cmdline", ""), clock, Boolean.parseBoolean(str(props, "autostart", "false")),
+                cpuModel(props, name), partOptions(props));
+    }
+
+    /**
+     * The configuration keys of the CPU model's overrides, in the order they are applied, with the
+     * key of {@link VmConfig#cpuModel()}'s syntax each stands for. {@code cpu.model} itself names the
+     * built-in model.
+     */
+    private static final String[][] CPU_MODEL_KEYS = {
+        {"cpu.vendor", "vendor"}, {"cpu.family", "family"}, {"cpu.model-number", "model"},
+        {"cpu.stepping", "stepping"}, {"cpu.brand", "brand"}, {"cpu.features", "features"}};
+
+    /** {@code cpu.model} and its overrides ({@code cpu.vendor}, ...) as one model description. */
+    private static String cpuModel(Map<String, ?> props, String vm) {
+        StringBuilder sb = new StringBuilder(str(props, "cpu.model", ""));
+        if (sb.indexOf(",") >= 0 || sb.indexOf("=") >= 0) {
+            throw new VmException("vm '" + vm + "': invalid cpu.model '" + sb + "': a model name; overrides go in "
+                    + "cpu.vendor, cpu.family, cpu.model-number, cpu.stepping, cpu.brand and cpu.features");
+        }
+        for (String[] k : CPU_MODEL_KEYS) {
+            String value = str(props, k[0], "");
+            if (value.isEmpty()) { // absent or blank: the model's own value
+                continue;
+            }
+            if (!k[1].equals("features") && value.indexOf(',') >= 0) {
+                throw new VmException("vm '" + vm + "': invalid " + k[0] + " '" + value + "': no commas allowed");
+            }
+            if (sb.length() > 0) {
+                sb.append(',');
+            }
+            sb.append(k[1]).append('=').append(value);
+        }
+        return sb.toString();
+    }
+
+    /** Splits a model description back into {@code cpu.model} and the override keys. */
+    private static void putCpuModel(Hashtable<String, Object> d, String model) {
+        String name = "";
+        String key = null;
+        for (String part : model.split(",")) {
+            String item = part.strip();
+            int eq = item.indexOf('=');
+            if (eq < 0 && key == null) {
+                name = item;
+                continue;
+            }
+            if (eq < 0) { // a further item of the features list
+                d.put("cpu.features", d.get("cpu.features") + "," + item);
+                continue;
+            }
+            key = item.substring(0, eq).strip();
+            for (String[] k : CPU_MODEL_KEYS) {
+                if (k[1].equals(key)) {
+                    d.put(k[0], item.substring(eq + 1).strip());
+                }
+            }
+        }
+        d.put("cpu.model", name);
+    }
+
+    /** The keys of the CPU model, which are not part options. */
+    private static final java.util.Set<String> CPU_MODEL_KEY = java.util.Set.of("cpu.model", "cpu.vendor",
+            "cpu.family", "cpu.model-number", "cpu.stepping", "cpu.brand", "cpu.features");
+
+    /** Part options: properties named {@code <kind>.<strategy>.<option>} for a part kind. */
+    private static Map<String, String> partOptions(Map<String, ?> props) {
+        Map<String, String> out = new java.util.TreeMap<>();
+        for (String k : props.keySet()) {
+            boolean partKey = k.startsWith("cpu.") || k.startsWith("mmu.") || k.startsWith("irqchip.");
+            if (partKey && !CPU_MODEL_KEY.contains(k)) {
+                out.put(k, str(props, k, ""));
+            }
+        }
+        return out;
     }
 
     /**
@@ -85,6 +159,8 @@ final class ConfigMapping {
         d.put("cmdline", c.cmdline());
         d.put("clock", c.clock().name().toLowerCase(Locale.ROOT));
         d.put("autostart", Boolean.toString(c.autostart()));
+        putCpuModel(d, c.cpuModel());
+        c.options().forEach(d::put);
         return d;
     }
 

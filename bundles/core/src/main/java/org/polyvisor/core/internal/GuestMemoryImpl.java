@@ -29,11 +29,20 @@ final class GuestMemoryImpl implements GuestMemory {
     private static final VarHandle INT_VIEW =
             MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
+    /** Pages of the legacy window 0xC0000-0xFFFFF. */
+    private static final int LEGACY_FIRST_PAGE = (int) (LEGACY_WINDOW_START >>> PAGE_SHIFT);
+    private static final int LEGACY_PAGES = (int) ((LEGACY_WINDOW_END - LEGACY_WINDOW_START) >>> PAGE_SHIFT);
+
     private final List<MemoryRegion> regions;
+    /** The listed regions, then the hidden shadow RAM under the legacy window (if any). */
     private final MemoryRegion[] byIndex;
-    private final boolean[] writable;
-    /** Region index + 1 per page, 0 where nothing is mapped. */
+    /** Region index + 1 per page that reads come from, 0 where nothing is mapped. */
     private final short[] pageMap = new short[PAGES];
+    /** Region index + 1 per page that writes go to, 0 where they are dropped (ROM, nothing). */
+    private final short[] writeMap = new short[PAGES];
+    /** Per legacy-window page: index of its shadow RAM and of the ROM behind it (-1: none); null without firmware. */
+    private final int[] legacyRam;
+    private final int[] legacyRom;
     /** Number of watches per page (the filter every write reads). */
     private final byte[] watchCount = new byte[PAGES];
     /**
@@ -47,15 +56,26 @@ final class GuestMemoryImpl implements GuestMemory {
     private final long ramSize;
 
     private GuestMemoryImpl(List<MemoryRegion> regions, long ramSize) {
+        this(regions, List.of(), ramSize);
+    }
+
+    /**
+     * @param regions the regions, as listed by {@link #regions()} and decoded at power-on
+     * @param shadow  shadow RAM under the legacy window where no listed RAM region lies, decoded
+     *                only through {@link #setLegacyDecode}; empty: the window is not switchable
+     * @param ramSize the configured RAM
+     */
+    private GuestMemoryImpl(List<MemoryRegion> regions, List<MemoryRegion> shadow, long ramSize) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
         sorted.sort(Comparator.comparingLong(MemoryRegion::guestBase));
         this.regions = List.copyOf(sorted);
-        this.byIndex = sorted.toArray(new MemoryRegion[0]);
-        this.writable = new boolean[byIndex.length];
+        List<MemoryRegion> all = new ArrayList<>(sorted);
+        all.addAll(shadow);
+        this.byIndex = all.toArray(new MemoryRegion[0]);
         this.ramSize = ramSize;
-        for (int i = 0; i < byIndex.length; i++) {
+        for (int i = 0; i < sorted.size(); i++) {
             MemoryRegion r = byIndex[i];
-            writable[i] = r.kind() == MemoryRegion.Kind.RAM;
+            boolean writable = r.kind() == MemoryRegion.Kind.RAM;
             if (r.end() > ADDRESS_LIMIT) {
                 throw new IllegalArgumentException("region " + r.name() + " ends above 4 GiB");
             }
@@ -65,6 +85,31 @@ final class GuestMemoryImpl implements GuestMemory {
                             r.name(), byIndex[pageMap[(int) p] - 1].name(), p << PAGE_SHIFT));
                 }
                 pageMap[(int) p] = (short) (i + 1);
+                writeMap[(int) p] = writable ? (short) (i + 1) : 0;
+            }
+        }
+        if (shadow.isEmpty()) {
+            legacyRam = null;
+            legacyRom = null;
+            return;
+        }
+        legacyRam = new int[LEGACY_PAGES];
+        legacyRom = new int[LEGACY_PAGES];
+        for (int k = 0; k < LEGACY_PAGES; k++) {
+            long gpa = (long) (LEGACY_FIRST_PAGE + k) << PAGE_SHIFT;
+            legacyRam[k] = -1;
+            legacyRom[k] = -1;
+            for (int i = 0; i < byIndex.length; i++) {
+                if (byIndex[i].contains(gpa)) {
+                    if (byIndex[i].kind() == MemoryRegion.Kind.RAM) {
+                        legacyRam[k] = i;
+                    } else {
+                        legacyRom[k] = i;
+                    }
+                }
+            }
+            if (legacyRam[k] < 0) {
+                throw new IllegalArgumentException(String.format("no shadow RAM under the legacy window at 0x%x", gpa));
             }
         }
     }
@@ -100,11 +145,18 @@ final class GuestMemoryImpl implements GuestMemory {
                 regions.add(new MemoryRegion(upperStart, len, MemoryRegion.Kind.RAM, "ram-upper", allocate(len)));
             }
         }
+        List<MemoryRegion> shadow = new ArrayList<>();
         if (rom != null) {
             ByteBuffer alias = rom.slice((int) (romSize - aliasSize), (int) aliasSize).order(ByteOrder.LITTLE_ENDIAN);
             regions.add(new MemoryRegion(0x10_0000L - aliasSize, aliasSize, MemoryRegion.Kind.ROM,
                     "firmware-low", alias));
             regions.add(new MemoryRegion(ADDRESS_LIMIT - romSize, romSize, MemoryRegion.Kind.ROM, "firmware", rom));
+            // The DRAM under the window where upper-memory RAM does not already lie: what the
+            // chipset's PAM registers switch the firmware alias to (the guest copies itself there).
+            long ramTop = regions.stream().filter(r -> r.guestBase() == upperStart).mapToLong(MemoryRegion::end)
+                    .findFirst().orElse(upperStart);
+            shadow.add(new MemoryRegion(ramTop, LEGACY_WINDOW_END - ramTop, MemoryRegion.Kind.RAM, "shadow-ram",
+                    allocate(LEGACY_WINDOW_END - ramTop)));
         }
         long base = 0x10_0000L;
         int chunk = 0;
@@ -115,7 +167,7 @@ final class GuestMemoryImpl implements GuestMemory {
             base += len;
             chunk++;
         }
-        return new GuestMemoryImpl(regions, ramBytes);
+        return new GuestMemoryImpl(regions, shadow, ramBytes);
     }
 
     /**
@@ -151,7 +203,20 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public boolean isMemory(long gpa) {
-        return index(gpa) >= 0;
+        return index(gpa) >= 0 || writeIndex(gpa) >= 0;
+    }
+
+    @Override
+    public boolean isWritable(long gpa) {
+        return writeIndex(gpa) >= 0;
+    }
+
+    /** The region writes at an address go to, or -1 when they are dropped. */
+    private int writeIndex(long gpa) {
+        if (gpa < 0 || gpa >= ADDRESS_LIMIT) {
+            return -1;
+        }
+        return writeMap[(int) (gpa >>> PAGE_SHIFT)] - 1;
     }
 
     @Override
@@ -205,8 +270,8 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public void writeByte(long gpa, int value) {
-        int i = index(gpa);
-        if (i < 0 || !writable[i]) {
+        int i = writeIndex(gpa);
+        if (i < 0) {
             return; // open bus or ROM: dropped
         }
         MemoryRegion r = byIndex[i];
@@ -218,8 +283,8 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public void writeWord(long gpa, int value) {
-        int i = index(gpa);
-        if (i >= 0 && writable[i]) {
+        int i = writeIndex(gpa);
+        if (i >= 0) {
             MemoryRegion r = byIndex[i];
             long off = gpa - r.guestBase();
             if (off + 2 <= r.size() && ((gpa ^ (gpa + 1)) >>> PAGE_SHIFT) == 0) {
@@ -236,8 +301,8 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public void writeDword(long gpa, int value) {
-        int i = index(gpa);
-        if (i >= 0 && writable[i]) {
+        int i = writeIndex(gpa);
+        if (i >= 0) {
             MemoryRegion r = byIndex[i];
             long off = gpa - r.guestBase();
             if (off + 4 <= r.size() && ((gpa ^ (gpa + 3)) >>> PAGE_SHIFT) == 0) {
@@ -254,8 +319,8 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public void writeQword(long gpa, long value) {
-        int i = index(gpa);
-        if (i >= 0 && writable[i]) {
+        int i = writeIndex(gpa);
+        if (i >= 0) {
             MemoryRegion r = byIndex[i];
             long off = gpa - r.guestBase();
             if (off + 8 <= r.size() && ((gpa ^ (gpa + 7)) >>> PAGE_SHIFT) == 0) {
@@ -272,8 +337,8 @@ final class GuestMemoryImpl implements GuestMemory {
 
     @Override
     public boolean compareAndSwapInt(long gpa, int expected, int value) {
-        int i = index(gpa);
-        if (i < 0 || !writable[i] || (gpa & 3) != 0) {
+        int i = writeIndex(gpa);
+        if (i < 0 || i != index(gpa) || (gpa & 3) != 0) {
             throw new IllegalArgumentException(String.format("compare-and-swap at 0x%x: not aligned RAM", gpa));
         }
         MemoryRegion r = byIndex[i];
@@ -307,10 +372,10 @@ final class GuestMemoryImpl implements GuestMemory {
         int done = 0;
         while (done < length) {
             long a = gpa + done;
-            int i = index(a);
+            int i = writeIndex(a);
             int pageLeft = (int) (MemoryRegion.PAGE_SIZE - (a & (MemoryRegion.PAGE_SIZE - 1)));
             int n = Math.min(pageLeft, length - done);
-            if (i >= 0 && writable[i]) {
+            if (i >= 0) {
                 MemoryRegion r = byIndex[i];
                 r.backing().put((int) (a - r.guestBase()), src, offset + done, n);
                 if (watchCount[(int) (a >>> PAGE_SHIFT)] != 0) {
@@ -330,6 +395,34 @@ final class GuestMemoryImpl implements GuestMemory {
             throw new IllegalArgumentException("image of " + image.length + " bytes does not fit ROM " + region.name());
         }
         region.backing().put((int) offset, image);
+    }
+
+    @Override
+    public boolean setLegacyDecode(long gpa, long length, boolean readRam, boolean writeRam) {
+        if ((gpa & (MemoryRegion.PAGE_SIZE - 1)) != 0 || (length & (MemoryRegion.PAGE_SIZE - 1)) != 0 || length <= 0
+                || gpa < LEGACY_WINDOW_START || gpa + length > LEGACY_WINDOW_END) {
+            throw new IllegalArgumentException(String.format(
+                    "legacy decode 0x%x+0x%x: not whole pages inside 0x%x-0x%x", gpa, length,
+                    LEGACY_WINDOW_START, LEGACY_WINDOW_END - 1));
+        }
+        if (legacyRam == null) {
+            return false;
+        }
+        synchronized (legacyRam) {
+            for (long a = gpa; a < gpa + length; a += MemoryRegion.PAGE_SIZE) {
+                int page = (int) (a >>> PAGE_SHIFT);
+                int k = page - LEGACY_FIRST_PAGE;
+                short read = (short) ((readRam ? legacyRam[k] : legacyRom[k]) + 1);
+                short write = (short) (writeRam ? legacyRam[k] + 1 : 0);
+                boolean contentChanged = pageMap[page] != read;
+                pageMap[page] = read;
+                writeMap[page] = write;
+                if (contentChanged && watchCount[page] != 0) {
+                    notifyWrite(a, MemoryRegion.PAGE_SIZE); // what code caches hold from here is stale
+                }
+            }
+        }
+        return true;
     }
 
     @Override

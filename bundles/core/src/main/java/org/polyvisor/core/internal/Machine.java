@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.IntConsumer;
 import org.polyvisor.boot.BootException;
 import org.polyvisor.boot.BootImage;
 import org.polyvisor.boot.BootLoader;
@@ -58,6 +59,10 @@ final class Machine {
     static final long VCPU_TIMEOUT_MS = 10_000;
     /** Largest firmware image accepted (a 16 MiB flash, as the largest PC firmware). */
     static final long MAX_FIRMWARE = 16L << 20;
+    /** A firmware image is whole blocks of this size: 64 KiB. */
+    static final long FIRMWARE_BLOCK = 0x1_0000L;
+    /** Bytes from the reset vector 0xFFFFFFF0 to the end of the firmware. */
+    static final int RESET_VECTOR_BYTES = 16;
 
     private final VmImpl vm;
     private final String name;
@@ -86,6 +91,8 @@ final class Machine {
     private final java.util.concurrent.ConcurrentHashMap<Class<?>, Object> vmServices =
             new java.util.concurrent.ConcurrentHashMap<>();
     private boolean consoleClaimed;
+    /** A guest-requested reset is on its way to the control thread (set on a vCPU or device thread). */
+    private volatile boolean resetRequested;
     private String consoleClaimant;
     /** The loader of a directly booted kernel and what it was asked, for a guest reset; else null. */
     private BootLoader bootLoader;
@@ -135,6 +142,7 @@ final class Machine {
             throw new VmException(String.format("vm '%s': cpu strategy '%s' cannot be combined with mmu '%s': %s",
                     vmName, config.cpu(), config.mmu().isEmpty() ? "(none)" : config.mmu(), compat.reason()));
         }
+        checkCpuModel(config, cpu);
         if (!config.mmu().isEmpty()) {
             registry.require(PartKind.MMU, config.mmu(), vmName, MmuStrategy.class);
         }
@@ -147,6 +155,21 @@ final class Machine {
         checkImages(config);
         if (!config.kernel().isEmpty()) {
             chooseLoader(config, registry, readImage(config, "kernel", config.kernel(), ""));
+        }
+    }
+
+    /**
+     * Checks that a CPU strategy can present the configured CPU model.
+     *
+     * @param config the configuration
+     * @param cpu    the strategy that would run it
+     * @throws VmException with the strategy's reason
+     */
+    static void checkCpuModel(VmConfig config, CpuStrategy cpu) {
+        Availability model = cpu.acceptsCpuModel(config.cpuModel());
+        if (!model.available()) {
+            throw new VmException(String.format("vm '%s': cpu strategy '%s' refuses cpu model '%s': %s",
+                    config.name(), cpu.name(), config.cpuModel(), model.reason()));
         }
     }
 
@@ -166,6 +189,7 @@ final class Machine {
                         config.name(), config.firmware(), VmConfig.formatSize(size),
                         size > MAX_FIRMWARE ? "the 16M firmware window" : "guest RAM (" + VmConfig.formatSize(config.memoryBytes()) + ")"));
             }
+            checkFirmware(config, size);
         }
         if (!config.kernel().isEmpty()) {
             long size = imageSize(config, "kernel", config.kernel());
@@ -256,10 +280,12 @@ final class Machine {
                 initrds.add(readImage(config, "initrd", item[0], item[1]));
             }
             bootLoader = chooseLoader(config, registry, kernel);
-            bootRequest = new BootRequest(name, kernel, initrds, config.cmdline(), memory, reset, config.vcpus());
+            // The interrupt controller is an APIC when it owns IA32_APIC_BASE (as CPUID's APIC bit says).
+            boolean apic = chip != null && chip.source(0).ownsMsr(0x1B);
+            bootRequest = new BootRequest(name, kernel, initrds, config.cmdline(), memory, reset, config.vcpus(), apic);
         } else {
             bootRequest = new BootRequest(name, bootRequest.kernel(), bootRequest.initrds(), bootRequest.cmdline(),
-                    memory, reset, bootRequest.vcpus());
+                    memory, reset, bootRequest.vcpus(), bootRequest.apic());
         }
         try {
             bootPlan = bootLoader.load(bootRequest);
@@ -280,6 +306,37 @@ final class Machine {
      */
     BootPlan bootPlan() {
         return bootPlan;
+    }
+
+    /**
+     * Refuses a firmware image that cannot be one: a PC firmware is whole 64 KiB blocks (QEMU's
+     * pc_system_firmware_init refuses other sizes too), so a truncated download fails here, and
+     * its last 16 bytes hold the first instruction at the reset vector 0xFFFFFFF0, which a
+     * zero-filled or erased (0xFF) image does not have.
+     */
+    private static void checkFirmware(VmConfig config, long size) {
+        String what = "vm '" + config.name() + "': firmware image '" + config.firmware() + "'";
+        if (size % FIRMWARE_BLOCK != 0) {
+            throw new VmException(String.format("%s is %d bytes, not a whole number of 64 KiB blocks as a PC firmware"
+                    + " is (a truncated image?)", what, size));
+        }
+        byte[] vector = new byte[RESET_VECTOR_BYTES];
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(resolve(config.firmware()).toFile(), "r")) {
+            f.seek(size - RESET_VECTOR_BYTES);
+            f.readFully(vector);
+        } catch (IOException e) {
+            throw new VmException(what + ": cannot read its reset vector: " + e.getMessage(), e);
+        }
+        boolean zeros = true;
+        boolean ones = true;
+        for (byte b : vector) {
+            zeros &= b == 0;
+            ones &= b == (byte) 0xFF;
+        }
+        if (zeros || ones) {
+            throw new VmException(String.format("%s has no code at the reset vector (its last 16 bytes are all 0x%s):"
+                    + " not a firmware image, or a corrupt one", what, zeros ? "00" : "ff"));
+        }
     }
 
     private static long imageSize(VmConfig config, String what, String path) {
@@ -527,6 +584,11 @@ final class Machine {
             public Optional<CharBackend> console() {
                 return claimConsole(slot);
             }
+
+            @Override
+            public IntConsumer log() {
+                return vm.logBackend()::write;
+            }
         };
         try {
             Device d = slot.model.create(ctx);
@@ -556,6 +618,12 @@ final class Machine {
         return Optional.empty();
     }
 
+    /** @return the dirty-page log of the current MMU, if it keeps one */
+    Optional<org.polyvisor.mmu.DirtyPageLog> dirtyLog() {
+        Mmu m = mmu;
+        return m == null ? Optional.empty() : m.dirtyLog();
+    }
+
     private Mmu createMmu(MmuStrategy strategy) {
         try {
             return strategy.create(new MmuContext() {
@@ -572,6 +640,11 @@ final class Machine {
                 @Override
                 public GuestMemory memory() {
                     return memory;
+                }
+
+                @Override
+                public Map<String, String> options() {
+                    return config.optionsOf("mmu", strategy.name());
                 }
             });
         } catch (RuntimeException e) {
@@ -623,6 +696,11 @@ final class Machine {
             }
 
             @Override
+            public String cpuModel() {
+                return config.cpuModel();
+            }
+
+            @Override
             public long a20Mask() {
                 return a20Mask;
             }
@@ -644,6 +722,7 @@ final class Machine {
 
         @Override
         public void reset() {
+            resetRequested = true;
             requestExitAll();
             vm.guestEvent(Machine.this, VmImpl.GuestEvent.reset());
         }
@@ -666,8 +745,29 @@ final class Machine {
     // ---- called on vCPU threads ------------------------------------------------------------
 
     void guestShutdown(Vcpu vcpu, Exit.Shutdown s) {
+        if (resetRequested) {
+            // The guest asked for a reset and faulted before its vCPU stopped (SeaBIOS's
+            // qemu_reboot writes 0xCF9, then runs int3 to triple-fault should that not reset):
+            // the reset already on its way is what a PC does for both.
+            requestExitAll();
+            return;
+        }
         requestExitAll();
         vm.guestEvent(this, VmImpl.GuestEvent.crash(s.message()));
+    }
+
+    /**
+     * A vCPU halted with interrupts disabled and nothing pending that could wake it: when every
+     * vCPU is in that state, the machine can never run again and the VM stops, saying so.
+     */
+    void guestHaltedForGood(Vcpu vcpu) {
+        for (Vcpu v : vcpus) {
+            if (!v.haltedForGood()) {
+                return;
+            }
+        }
+        requestExitAll();
+        vm.guestEvent(this, VmImpl.GuestEvent.haltedForGood());
     }
 
     void engineFailed(Vcpu vcpu, String message, Throwable cause) {
@@ -1054,6 +1154,7 @@ final class Machine {
                 s.device.reset();
             }
         }
+        resetRequested = false;
     }
 
     /** Ends the vCPU threads and releases every part. Idempotent. */

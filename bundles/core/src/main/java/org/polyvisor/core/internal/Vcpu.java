@@ -49,6 +49,8 @@ final class Vcpu implements Runnable {
     private volatile long haltedNanos;
     private volatile long pausedNanos;
     private volatile boolean halted;
+    /** Halted with IF clear and no INIT/SIPI waiting: only another vCPU could wake it. */
+    private volatile boolean haltedForGood;
     private boolean haltRetried;
 
     Vcpu(int id, Machine machine, CpuEngine engine) {
@@ -80,6 +82,10 @@ final class Vcpu implements Runnable {
 
     boolean halted() {
         return halted;
+    }
+
+    boolean haltedForGood() {
+        return haltedForGood;
     }
 
     long runningNanos() {
@@ -325,12 +331,19 @@ final class Vcpu implements Runnable {
             if (!haltRetried && (src.hasInterrupt() || src.hasStartupEvent())) {
                 // let the engine look at the waiting interrupt (it knows IF) or INIT/SIPI
                 haltRetried = true;
+                haltedForGood = false;
+            } else if (haltsForGood(e, src)) {
+                haltedForGood = true;
+                machine.guestHaltedForGood(this);
+                waitHalted(e, kicksBefore); // until the machine stops, or another vCPU wakes this one
             } else {
+                haltedForGood = false;
                 waitHalted(e, kicksBefore);
             }
             return;
         }
         haltRetried = false;
+        haltedForGood = false;
         if (exit instanceof Exit.Shutdown s) {
             parkSelf();
             machine.guestShutdown(this, s);
@@ -342,6 +355,13 @@ final class Vcpu implements Runnable {
             machine.engineFailed(this, "hypercall " + h.number() + " is not handled by this VM", null);
         }
         // BudgetSpent, Requested, InterruptWindow: loop, which looks at requests and timers.
+    }
+
+    /** RFLAGS.IF (SDM Vol. 3A 2.3): HLT with IF clear only ends by NMI, SMI, INIT or reset. */
+    private static final long RFLAGS_IF = 1L << 9;
+
+    private static boolean haltsForGood(CpuEngine e, InterruptSource src) {
+        return (e.exportState().rflags() & RFLAGS_IF) == 0 && !src.hasStartupEvent();
     }
 
     private long budget() {

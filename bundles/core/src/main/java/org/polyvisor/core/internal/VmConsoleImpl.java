@@ -21,6 +21,29 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
     private final ArrayDeque<Byte> input = new ArrayDeque<>();
     private final List<Consumer<byte[]>> followers = new CopyOnWriteArrayList<>();
     private volatile Runnable inputListener;
+    /** The line being written, up to {@link #LINE_LIMIT} characters, and the last complete one. */
+    private final StringBuilder line = new StringBuilder();
+    private String lastLine = "";
+    private volatile Consumer<String> panicListener;
+
+    private static final int LINE_LIMIT = 512;
+    /** What Linux's panic() prints first (kernel/panic.c); the message follows on the same line. */
+    static final String LINUX_PANIC = "Kernel panic - not syncing: ";
+
+    /** Null for a console; the refusal for an output-only channel such as the VM log. */
+    private final String noInput;
+
+    /** A console: output kept and followed, input queued for the serial device. */
+    VmConsoleImpl() {
+        this(null);
+    }
+
+    /**
+     * @param noInput null for a console, or why input is refused (an output-only channel)
+     */
+    VmConsoleImpl(String noInput) {
+        this.noInput = noInput;
+    }
 
     @Override
     public void write(int b) {
@@ -28,6 +51,7 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
             ring[(int) (total % HISTORY)] = (byte) b;
             total++;
         }
+        watchLine(b & 0xFF);
         if (!followers.isEmpty()) {
             byte[] chunk = {(byte) b};
             for (Consumer<byte[]> f : followers) {
@@ -38,6 +62,45 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
                 }
             }
         }
+    }
+
+    /** Keeps the current and the last line, and reports a Linux panic line once it is complete. */
+    private void watchLine(int c) {
+        String done = null;
+        synchronized (line) {
+            if (c == '\n') {
+                done = line.toString();
+                if (!done.isBlank()) {
+                    lastLine = done.strip();
+                }
+                line.setLength(0);
+            } else if (c != '\r' && line.length() < LINE_LIMIT) {
+                line.append((char) c);
+            }
+        }
+        Consumer<String> l = panicListener;
+        if (done != null && l != null) {
+            int at = done.indexOf(LINUX_PANIC);
+            if (at >= 0) {
+                l.accept(done.substring(at).strip());
+            }
+        }
+    }
+
+    /** @return the last non-blank complete line of output, stripped; empty if none */
+    String lastLine() {
+        synchronized (line) {
+            return lastLine;
+        }
+    }
+
+    /**
+     * Sets who hears of a Linux panic line (called on the thread that writes the output).
+     *
+     * @param listener takes the line from {@code Kernel panic - not syncing:} on
+     */
+    void onPanic(Consumer<String> listener) {
+        panicListener = listener;
     }
 
     @Override
@@ -55,6 +118,9 @@ final class VmConsoleImpl implements VmConsole, CharBackend {
 
     @Override
     public void send(byte[] bytes) {
+        if (noInput != null) {
+            throw new org.polyvisor.vm.VmException(noInput);
+        }
         synchronized (input) {
             if (input.size() + bytes.length > INPUT_LIMIT) {
                 throw new org.polyvisor.vm.VmException("console input queue is full (the guest is not reading)");

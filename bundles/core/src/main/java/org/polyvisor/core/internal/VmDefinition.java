@@ -15,6 +15,35 @@ import org.osgi.service.metatype.annotations.Option;
     @AttributeDefinition(name = "CPU strategy", description = "How guest instructions run, e.g. interpreter.")
     String cpu() default "interpreter";
 
+    @AttributeDefinition(name = "CPU model", required = false,
+            description = "The processor the guest sees (CPUID, MSRs): a built-in model of the CPU strategy, e.g. "
+                    + "default, pentium-pro, pentium2, pentium3; empty for the strategy's default.")
+    String cpu_model() default "";
+
+    @AttributeDefinition(name = "CPU vendor", required = false,
+            description = "Overrides the model's 12-character vendor string, e.g. GenuineIntel.")
+    String cpu_vendor() default "";
+
+    @AttributeDefinition(name = "CPU family", required = false, description = "Overrides the model's family.")
+    String cpu_family() default "";
+
+    @AttributeDefinition(name = "CPU model number", required = false,
+            description = "Overrides the model number (CPUID leaf 1 EAX bits 7:4 and 19:16).")
+    String cpu_model$_$number() default "";
+
+    @AttributeDefinition(name = "CPU stepping", required = false, description = "Overrides the stepping (0 to 15).")
+    String cpu_stepping() default "";
+
+    @AttributeDefinition(name = "CPU brand string", required = false,
+            description = "Overrides the brand string (CPUID 0x80000002-4, Linux's \"model name\"): at most 47 "
+                    + "characters, no commas.")
+    String cpu_brand() default "";
+
+    @AttributeDefinition(name = "CPU features", required = false,
+            description = "Edits the model's feature flags: +name adds, -name removes, e.g. +pse36,-sep. "
+                    + "Features the engine does not implement are refused.")
+    String cpu_features() default "";
+
     @AttributeDefinition(name = "MMU strategy", required = false,
             description = "Memory virtualisation (shadow, slat); empty for the engine's own page walk.")
     String mmu() default "";

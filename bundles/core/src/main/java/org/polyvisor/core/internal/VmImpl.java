@@ -2,11 +2,14 @@ package org.polyvisor.core.internal;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import org.polyvisor.cpu.CpuState;
 import org.polyvisor.cpu.CpuStrategy;
+import org.polyvisor.device.CharBackend;
 import org.polyvisor.irq.IrqChipStrategy;
+import org.polyvisor.mmu.DirtyPageLog;
 import org.polyvisor.mmu.MmuStrategy;
 import org.polyvisor.part.Availability;
 import org.polyvisor.part.Part;
@@ -34,7 +37,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
     /** Something the guest (or an engine) did that ends or resets the machine. */
     record GuestEvent(Kind kind, int exitStatus, String message) {
         enum Kind {
-            POWER_OFF, RESET, CRASH
+            POWER_OFF, RESET, CRASH, HALTED_FOR_GOOD
         }
 
         static GuestEvent powerOff(int status) {
@@ -48,11 +51,17 @@ final class VmImpl implements Vm, PartRegistry.Listener {
         static GuestEvent crash(String message) {
             return new GuestEvent(Kind.CRASH, 0, message);
         }
+
+        static GuestEvent haltedForGood() {
+            return new GuestEvent(Kind.HALTED_FOR_GOOD, 0, "the guest halted every vCPU with interrupts disabled, "
+                    + "so nothing can wake it (what Linux does for poweroff or halt on a PC without ACPI or APM)");
+        }
     }
 
     private final VmManagerImpl manager;
     private final PartRegistry registry;
     private final VmConsoleImpl console = new VmConsoleImpl();
+    private final VmConsoleImpl log = new VmConsoleImpl("the VM log takes no input");
     private VmConfig config;
     private Machine machine;
     private VmState state = VmState.DEFINED;
@@ -70,6 +79,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
         this.manager = manager;
         this.registry = registry;
         this.config = config;
+        console.onPanic(this::guestPanicked);
     }
 
     @Override
@@ -241,6 +251,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
                     throw new VmException(String.format("vm '%s': cpu strategy '%s' cannot be combined with mmu '%s': %s",
                             name(), target, config.mmu(), compat.reason()));
                 }
+                Machine.checkCpuModel(config, s);
                 pauseForSwap(running);
                 try {
                     machine.swapCpu(s);
@@ -272,9 +283,7 @@ final class VmImpl implements Vm, PartRegistry.Listener {
                 } finally {
                     resumeAfterSwap(running);
                 }
-                next = new VmConfig(config.name(), config.cpu(), config.mmu(), target, config.devices(),
-                        config.memoryBytes(), config.vcpus(), config.firmware(), config.kernel(), config.initrd(),
-                        config.cmdline(), config.clock(), config.autostart());
+                next = config.withIrqchip(target);
             }
             default -> throw new VmException("devices are not swapped by strategy; update or restart the providing bundle"
                     + " and the device's state is carried over");
@@ -307,8 +316,27 @@ final class VmImpl implements Vm, PartRegistry.Listener {
     }
 
     @Override
+    public Optional<DirtyPageLog> dirtyLog() {
+        Machine m;
+        synchronized (this) {
+            m = machine;
+        }
+        return m == null ? Optional.empty() : m.dirtyLog();
+    }
+
+    @Override
     public VmConsole console() {
         return console;
+    }
+
+    @Override
+    public VmConsole log() {
+        return log;
+    }
+
+    /** Where devices write the guest's diagnostic output ({@code DeviceContext.log()}). */
+    CharBackend logBackend() {
+        return log;
     }
 
     @Override
@@ -364,6 +392,11 @@ final class VmImpl implements Vm, PartRegistry.Listener {
                 teardown();
                 setState(VmState.CRASHED, e.message());
             }
+            case HALTED_FOR_GOOD -> {
+                teardown();
+                String last = console.lastLine();
+                setState(VmState.STOPPED, e.message() + (last.isEmpty() ? "" : "; last console line: '" + last + "'"));
+            }
             case RESET -> {
                 try {
                     m.pauseAll();
@@ -379,6 +412,40 @@ final class VmImpl implements Vm, PartRegistry.Listener {
             default -> {
             }
         }
+    }
+
+    /**
+     * A Linux guest wrote its panic line ({@code Kernel panic - not syncing: ...}) to the console
+     * (on a vCPU thread). Linux then spins forever with interrupts on, so the machine is stopped
+     * and the VM shows the message, unless the command line asks Linux to reboot after a panic
+     * ({@code panic=N}, N not 0), which it then does by itself.
+     */
+    private void guestPanicked(String line) {
+        manager.control().execute(() -> {
+            synchronized (this) {
+                Machine m = machine;
+                if (m == null || rebootsAfterPanic(config.cmdline())) {
+                    return;
+                }
+                handle(m, GuestEvent.crash("guest kernel panic: " + line.trim()));
+            }
+        });
+    }
+
+    /**
+     * Whether a Linux command line asks to reboot after a panic.
+     *
+     * @param cmdline the kernel command line
+     * @return true for a {@code panic=N} with N not 0 (the last one counts, as in Linux)
+     */
+    static boolean rebootsAfterPanic(String cmdline) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:^|\\s)panic=(-?\\d+)(?=\\s|$)")
+                .matcher(cmdline == null ? "" : cmdline);
+        String last = null;
+        while (m.find()) {
+            last = m.group(1);
+        }
+        return last != null && Long.parseLong(last) != 0;
     }
 
     // ---- providers coming and going ----------------------------------------------------------

@@ -139,7 +139,9 @@ class BootKernelTest {
     void firmwareAndKernelTogetherAreRefused() throws Exception {
         manager.registerBootLoader(loader);
         Path k = Files.write(dir.resolve("k"), "TOY kernel".getBytes());
-        Path rom = Files.write(dir.resolve("fw.rom"), new byte[0x1_0000]);
+        byte[] image = new byte[0x1_0000];
+        image[0xFFF0] = (byte) 0xF4; // HLT at the reset vector
+        Path rom = Files.write(dir.resolve("fw.rom"), image);
         VmException e = assertThrows(VmException.class, () -> manager.define(config("d", k).firmware(rom.toString())
                 .build()));
         assertTrue(e.getMessage().contains("give either firmware or a kernel, not both"), e.getMessage());

@@ -38,6 +38,10 @@ final class ToyParts {
         volatile long limit;
         /** RCX of new engines: 1 to end in a triple fault instead of a power-off. */
         volatile long tripleFault;
+        /** Accepts CPU models starting with this (null: only the default, as the API's default method). */
+        volatile String modelPrefix;
+        /** The CPU model the last engine was created with. */
+        volatile String modelSeen;
 
         CountingCpu(String name) {
             this.name = name;
@@ -64,7 +68,17 @@ final class ToyParts {
         }
 
         @Override
+        public Availability acceptsCpuModel(String model) {
+            if (modelPrefix == null) {
+                return CpuStrategy.super.acceptsCpuModel(model);
+            }
+            return model.startsWith(modelPrefix) ? Availability.yes() : Availability.no(name + " knows only "
+                    + modelPrefix);
+        }
+
+        @Override
         public CpuEngine createEngine(VcpuContext context) {
+            modelSeen = context.cpuModel();
             CountingEngine e = new CountingEngine(context);
             e.importState(e.exportState().toBuilder().gpr(CpuState.RBX, limit).gpr(CpuState.RCX, tripleFault).build());
             return e;

@@ -44,7 +44,9 @@ class VmManagerTest {
         manager.addPart(PartKind.DEVICE, console);
         manager.addPart(PartKind.DEVICE, new ToyParts.ExitModel());
         rom = dir.resolve("fw.rom");
-        Files.write(rom, new byte[0x1_0000]);
+        byte[] image = new byte[0x1_0000];
+        image[0xFFF0] = (byte) 0xF4; // HLT at the reset vector: a firmware image needs code there
+        Files.write(rom, image);
     }
 
     @AfterEach
@@ -127,6 +129,58 @@ class VmManagerTest {
     }
 
     @Test
+    void cpuModelIsCheckedByTheStrategyAndReachesTheEngine() throws Exception {
+        cpuA.modelPrefix = "abacus";
+        VmException e = assertThrows(VmException.class, () -> manager.define(config("a").cpuModel("pentium3").build()));
+        assertEquals("vm 'a': cpu strategy 'count-a' refuses cpu model 'pentium3': count-a knows only abacus",
+                e.getMessage());
+        assertTrue(manager.list().isEmpty());
+        Vm vm = manager.define(config("a").cpuModel("abacus,brand=Toy CPU").build());
+        vm.start();
+        assertEquals("abacus,brand=Toy CPU", cpuA.modelSeen);
+        assertEquals("abacus,brand=Toy CPU", vm.config().cpuModel());
+        VmException swap = assertThrows(VmException.class, () -> vm.swap(PartKind.CPU, "count-b"));
+        assertEquals("vm 'a': cpu strategy 'count-b' refuses cpu model 'abacus,brand=Toy CPU': cpu strategy "
+                + "'count-b' has no configurable CPU model", swap.getMessage());
+        assertEquals(VmState.RUNNING, vm.status().state());
+    }
+
+    @Test
+    void cpuModelKeysMapToOneDescriptionAndBack() {
+        java.util.Map<String, Object> props = new java.util.HashMap<>();
+        props.put("name", "m");
+        props.put("firmware", "fw.rom");
+        props.put("cpu.model", "pentium2");
+        props.put("cpu.model-number", "7");
+        props.put("cpu.brand", "My CPU");
+        props.put("cpu.features", "+pse36, -sep");
+        props.put("cpu.vendor", "");
+        VmConfig c = ConfigMapping.fromProperties(props, "org.polyvisor.vm~m");
+        assertEquals("pentium2,model=7,brand=My CPU,features=+pse36, -sep", c.cpuModel());
+        java.util.Dictionary<String, Object> back = ConfigMapping.toProperties(c);
+        assertEquals("pentium2", back.get("cpu.model"));
+        assertEquals("7", back.get("cpu.model-number"));
+        assertEquals("My CPU", back.get("cpu.brand"));
+        assertEquals("+pse36,-sep", back.get("cpu.features"));
+        assertEquals(null, back.get("cpu.vendor"));
+        java.util.Map<String, Object> again = new java.util.HashMap<>();
+        for (var k = back.keys(); k.hasMoreElements();) {
+            String key = k.nextElement();
+            again.put(key, back.get(key));
+        }
+        assertEquals("pentium2,model=7,brand=My CPU,features=+pse36,-sep",
+                ConfigMapping.fromProperties(again, "x").cpuModel());
+        assertEquals("", ConfigMapping.fromProperties(java.util.Map.of("name", "d"), "x").cpuModel());
+        props.put("cpu.model", "pentium2,brand=x");
+        assertTrue(assertThrows(VmException.class, () -> ConfigMapping.fromProperties(props, "x")).getMessage()
+                .contains("invalid cpu.model 'pentium2,brand=x'"));
+        props.put("cpu.model", "pentium2");
+        props.put("cpu.brand", "A, B");
+        assertTrue(assertThrows(VmException.class, () -> ConfigMapping.fromProperties(props, "x")).getMessage()
+                .contains("invalid cpu.brand 'A, B': no commas allowed"));
+    }
+
+    @Test
     void refusesBadValuesAndImages() throws IOException {
         assertEquals("vm 'a': invalid memory size 512K: must be between 1M and 3G",
                 assertThrows(VmException.class, () -> manager.define(config("a").memory(512 << 10).build())).getMessage());
@@ -140,6 +194,24 @@ class VmManagerTest {
         assertEquals("vm 'a': firmware image '" + big + "' is 3M, larger than guest RAM (2M)",
                 assertThrows(VmException.class, () -> manager.define(config("a").firmware(big.toString()).build()))
                         .getMessage());
+        Path truncated = dir.resolve("truncated.rom");
+        Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(rom), 100_000));
+        assertEquals("vm 'a': firmware image '" + truncated + "' is 100000 bytes, not a whole number of 64 KiB blocks"
+                + " as a PC firmware is (a truncated image?)",
+                assertThrows(VmException.class, () -> manager.define(config("a").firmware(truncated.toString()).build()))
+                        .getMessage());
+        Path erased = dir.resolve("erased.rom");
+        byte[] ff = new byte[0x2_0000];
+        java.util.Arrays.fill(ff, (byte) 0xFF);
+        ff[0x100] = 0x55; // content somewhere, but nothing at the reset vector
+        Files.write(erased, ff);
+        assertEquals("vm 'a': firmware image '" + erased + "' has no code at the reset vector (its last 16 bytes are"
+                + " all 0xff): not a firmware image, or a corrupt one",
+                assertThrows(VmException.class, () -> manager.define(config("a").firmware(erased.toString()).build()))
+                        .getMessage());
+        Files.write(erased, new byte[0x1_0000]);
+        assertTrue(assertThrows(VmException.class, () -> manager.define(config("a").firmware(erased.toString()).build()))
+                .getMessage().contains("all 0x00"));
         assertEquals("vm 'a': unknown device model 'floppy' (registered: toy-console, toy-exit)",
                 assertThrows(VmException.class, () -> manager.define(config("a").devices("toy-console, floppy").build()))
                         .getMessage());

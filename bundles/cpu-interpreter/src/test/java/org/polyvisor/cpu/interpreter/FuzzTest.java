@@ -7,7 +7,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.zip.CRC32;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.polyvisor.cpu.CpuState;
 import org.polyvisor.cpu.DescriptorTableRegister;
 import org.polyvisor.cpu.Exit;
@@ -22,7 +25,15 @@ import org.polyvisor.cpu.SegmentRegister;
  * engine fault: only guest exceptions, halts, triple faults and "unsupported" stops (features the
  * engine does not implement yet, counted and printed by reason).
  *
- * <p>Size: {@code -Dpolyvisor.fuzz.instructions} (default 2,000,000, bounded for CI), seed
+ * <p>Paging modes include wild tables (32-bit and PAE, with EFER.NXE at random): entries pointing
+ * outside RAM, at MMIO, at the directory itself (recursive maps) and at the PDPT itself, random
+ * XD/reserved bits, large pages. Each run is repeated with the engine's own walk and under each MMU
+ * strategy ({@code shadow}, {@code slat}); {@link #theMmuStrategiesAgreeWithTheEnginesOwnWalk} runs
+ * the three in lockstep on the same rounds and requires the same outcome, architectural state and
+ * memory after every round.
+ *
+ * <p>Size: {@code -Dpolyvisor.fuzz.instructions} (default 2,000,000 with the engine's own walk,
+ * a quarter of it under each strategy, an eighth in lockstep, bounded for CI), seed
  * {@code -Dpolyvisor.fuzz.seed}. The run is deterministic for a seed and size; a failure prints the
  * round, its mode and the bytes at CS:EIP (rerun with the same seed and size to reproduce). A REP
  * string instruction counts as one instruction although it may do up to 1024 iterations per step.
@@ -35,15 +46,24 @@ class FuzzTest {
     private static final int PAGE_TABLE = 0x5000;
     private static final int ROUND = 4000;
 
-    private static final String[] MODES = {"real", "pm16-ring0", "pm32-ring0", "pm32-ring3", "pm16-ring3",
-        "pm32-ring0-paging", "pm32-ring3-paging", "v86"};
+    private static final int PDPT = 0x6000;
 
-    @Test
-    void randomBytesNeverReachTheHost() {
+    private static final String[] MODES = {"real", "pm16-ring0", "pm32-ring0", "pm32-ring3", "pm16-ring3",
+        "pm32-ring0-paging", "pm32-ring3-paging", "v86", "pm32-ring0-wild-paging", "pae-ring0-wild-paging",
+        "pae-ring3-wild-paging"};
+
+    private static long size(String mmu) {
         long total = Long.getLong("polyvisor.fuzz.instructions", 2_000_000L);
+        return mmu.isEmpty() ? total : total / 4;
+    }
+
+    @ParameterizedTest(name = "mmu ''{0}''")
+    @ValueSource(strings = {"", "shadow", "slat"})
+    void randomBytesNeverReachTheHost(String mmu) {
+        long total = size(mmu);
         long seed = Long.getLong("polyvisor.fuzz.seed", 0xF022L);
         Random rnd = new Random(seed);
-        TestMachine m = new TestMachine(4 << 20);
+        TestMachine m = new TestMachine(4 << 20).withMmu(mmu);
         byte[] all = new byte[CODE_SIZE];
         rnd.nextBytes(all);
         m.memory.write(CODE, all, 0, CODE_SIZE);
@@ -81,11 +101,79 @@ class FuzzTest {
             m.mmioWrites.clear();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("fuzz: %d instructions in %d rounds, %.1f s (%.1f s setting up), seed %d%n", done, rounds,
-                secs, setupNanos / 1e9, seed);
+        System.out.printf("fuzz (mmu '%s'): %d instructions in %d rounds, %.1f s (%.1f s setting up), seed %d%n",
+                mmu, done, rounds, secs, setupNanos / 1e9, seed);
         outcomes.forEach((k, v) -> System.out.printf("  %6d  %s%n", v, k));
         hostFailures.forEach(System.out::println);
         assertEquals(List.of(), hostFailures);
+    }
+
+    /**
+     * The same rounds on three machines -- the engine's own walk, {@code shadow}, {@code slat} -- in
+     * lockstep: after each round the outcome, the exported architectural state and guest memory must
+     * be identical, so the strategies are compared with the architectural walk on whatever the random
+     * code does to its page tables (edits, recursive maps, tables outside RAM, NX).
+     */
+    @Test
+    void theMmuStrategiesAgreeWithTheEnginesOwnWalk() {
+        long total = Long.getLong("polyvisor.fuzz.instructions", 2_000_000L) / 8;
+        long seed = Long.getLong("polyvisor.fuzz.seed", 0xF022L) + 1;
+        Random rnd = new Random(seed);
+        String[] mmus = {"", "shadow", "slat"};
+        TestMachine[] ms = new TestMachine[mmus.length];
+        byte[] all = new byte[CODE_SIZE];
+        rnd.nextBytes(all);
+        for (int i = 0; i < ms.length; i++) {
+            ms[i] = new TestMachine(4 << 20).withMmu(mmus[i]);
+            ms[i].memory.write(CODE, all, 0, CODE_SIZE);
+        }
+        long done = 0;
+        int rounds = 0;
+        Map<String, Integer> outcomes = new TreeMap<>();
+        while (done < total) {
+            long roundSeed = rnd.nextLong();
+            int mode = Math.floorMod(roundSeed, MODES.length);
+            String[] outcome = new String[ms.length];
+            long before = ms[0].engine.instructionsRetired();
+            for (int i = 0; i < ms.length; i++) {
+                setUp(ms[i], new Random(roundSeed), mode);
+                try {
+                    outcome[i] = runRound(ms[i]);
+                } catch (RuntimeException e) {
+                    outcome[i] = "HOST EXCEPTION " + e + "\n" + stack(e);
+                }
+                ms[i].portWrites.clear();
+                ms[i].mmioWrites.clear();
+            }
+            String where = "round " + rounds + " (seed " + seed + ") mode " + MODES[mode] + ": ";
+            for (int i = 1; i < ms.length; i++) {
+                assertEquals(outcome[0], outcome[i], where + "outcome with mmu " + mmus[i]);
+                assertEquals(ms[0].engine.exportState(), ms[i].engine.exportState(),
+                        where + "state with mmu " + mmus[i] + " at " + where(ms[0]));
+                if (rounds % 8 == 0 || done >= total) {
+                    assertEquals(crc(ms[0]), crc(ms[i]), where + "guest memory with mmu " + mmus[i]);
+                }
+            }
+            outcomes.merge(outcome[0], 1, Integer::sum);
+            done += Math.max(1, ms[0].engine.instructionsRetired() - before);
+            rounds++;
+        }
+        System.out.printf("fuzz lockstep (builtin, shadow, slat): %d instructions in %d rounds, seed %d%n", done,
+                rounds, seed);
+        outcomes.forEach((k, v) -> System.out.printf("  %6d  %s%n", v, k));
+        for (int i = 1; i < ms.length; i++) {
+            System.out.println("  " + mmus[i] + ": " + ms[i].mmu.stats());
+        }
+    }
+
+    private static long crc(TestMachine m) {
+        java.nio.ByteBuffer ram = java.nio.ByteBuffer.allocate(4 << 20);
+        for (long a = 0; a < ram.capacity(); a += 8) {
+            ram.putLong(m.memory.readQword(a));
+        }
+        CRC32 c = new CRC32();
+        c.update(ram.flip());
+        return c.getValue();
     }
 
     /** Runs one round to its budget; returns how it ended (grouped for the report). */
@@ -218,7 +306,9 @@ class FuzzTest {
         if (code16) {
             b.gpr(CpuState.RSP, 0x8000 + r.nextInt(0x6000));
         }
-        if (paging) {
+        if (MODES[mode].contains("wild")) {
+            wildPaging(m, r, b, MODES[mode].startsWith("pae"), ring3);
+        } else if (paging) {
             // Identity map of the first 4 MiB; random user/writable bits on the code and data pages.
             m.memory.writeDword(PAGE_DIR, PAGE_TABLE | 0x7);
             for (int p = 0; p < 1024; p++) {
@@ -233,6 +323,67 @@ class FuzzTest {
             b.cr3(PAGE_DIR).cr0(0x8001_0011L).cr4(r.nextBoolean() ? 0x10 : 0); // PG, WP, PE, ET; PSE sometimes
         }
         m.engine.importState(b.build());
+    }
+
+    /**
+     * Page tables as bad input: an identity map of the first 2 or 4 MiB with random permissions, in
+     * which some entries point outside RAM (reads as the bus answers, 0xFF.. or MMIO), at MMIO, at
+     * the directory itself (a recursive map: the tables become visible as data), at the PDPT itself,
+     * or carry reserved and XD bits; sometimes large pages, EFER.NXE at random with PAE.
+     */
+    private static void wildPaging(TestMachine m, Random r, CpuState.Builder b, boolean pae, boolean ring3) {
+        long[] wild = {0x4000, 0x5000, PDPT, 0xFEE0_0000L, 0xFFFF_F000L, 0x7FFF_0000L, 0x0050_0000L, 0x0040_0000L};
+        int entries = pae ? 512 : 1024;
+        int shift = pae ? 3 : 2;
+        for (int p = 0; p < entries; p++) {
+            int flags = 0x1 | (r.nextInt(4) != 0 ? 0x2 : 0) | (r.nextInt(4) != 0 ? 0x4 : 0);
+            long frame = (long) p << 12;
+            if (p < 0x10 && !ring3) {
+                flags = 0x3;
+            } else if (r.nextInt(16) == 0) {
+                flags &= ~1;
+            } else if (r.nextInt(12) == 0) {
+                frame = wild[r.nextInt(wild.length)];
+            }
+            long e = frame | flags;
+            if (pae && r.nextInt(6) == 0) {
+                e |= r.nextInt(8) == 0 ? 1L << 52 : 1L << 63; // reserved bit, or XD
+            }
+            writeEntry(m, 0x5000 + ((long) p << shift), e, pae);
+        }
+        for (int d = 0; d < entries; d++) {
+            long e;
+            if (d == 0) {
+                e = 0x5000 | 0x7;
+            } else if (r.nextInt(8) == 0) {
+                e = wild[r.nextInt(wild.length)] | 0x7 | (r.nextInt(4) == 0 ? 0x80 : 0); // recursive, outside, MMIO
+            } else if (r.nextInt(3) == 0) {
+                e = (pae ? (long) d << 21 : (long) d << 22) | 0x87 | (pae && r.nextInt(4) == 0 ? 1L << 63 : 0);
+            } else {
+                e = 0;
+            }
+            writeEntry(m, 0x4000 + ((long) d << shift), e, pae);
+        }
+        if (pae) {
+            m.memory.writeQword(PDPT, 0x4000 | 1);
+            for (int q = 1; q < 4; q++) {
+                long[] choice = {0, PDPT | 1, 0x4000 | 1, 0x5000 | 1, 0xFFFF_F000L | 1, 0x4000 | 3};
+                m.memory.writeQword(PDPT + 8L * q, choice[r.nextInt(choice.length)]);
+            }
+            b.cr3(PDPT | (r.nextInt(4) == 0 ? 0x20 : 0)).cr4(0x20 | (r.nextBoolean() ? 0x80 : 0));
+            b.efer(r.nextBoolean() ? 1L << 11 : 0);
+        } else {
+            b.cr3(0x4000).cr4(r.nextBoolean() ? 0x10 : 0);
+        }
+        b.cr0(r.nextInt(4) == 0 ? 0x8000_0011L : 0x8001_0011L);
+    }
+
+    private static void writeEntry(TestMachine m, long addr, long e, boolean pae) {
+        if (pae) {
+            m.memory.writeQword(addr, e);
+        } else {
+            m.memory.writeDword(addr, (int) e);
+        }
     }
 
     private static String where(TestMachine m) {

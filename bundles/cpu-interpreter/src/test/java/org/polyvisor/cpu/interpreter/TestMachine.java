@@ -55,7 +55,18 @@ public final class TestMachine implements VcpuContext {
             new java.util.concurrent.ConcurrentLinkedQueue<>();
     /** What {@link #vcpuId()} answers (0: the bootstrap processor). */
     public volatile int vcpuId;
+    /** NMIs the interrupt source holds (latched until the engine takes one). */
+    public volatile int nmis;
+    /** What {@link #cpuModel()} answers; read when the engine is created. */
+    private final String cpuModel;
     public final CpuEngine engine;
+
+    /**
+     * Makes the engine under test: the interpreter, unless a test of an engine built on the
+     * interpreter core (binary translation) runs these tests against its own.
+     */
+    public static volatile java.util.function.Function<VcpuContext, CpuEngine> engines =
+            c -> new InterpreterStrategy().createEngine(c);
 
     private final PortBus ports = new PortBus() {
         @Override
@@ -141,6 +152,15 @@ public final class TestMachine implements VcpuContext {
         }
 
         @Override
+        public boolean takeNmi() {
+            if (nmis == 0) {
+                return false;
+            }
+            nmis--;
+            return true;
+        }
+
+        @Override
         public int takeStartupEvent() {
             Integer e = startupEvents.poll();
             return e == null ? NO_STARTUP : e;
@@ -173,8 +193,18 @@ public final class TestMachine implements VcpuContext {
     }
 
     public TestMachine(TestMemory memory) {
+        this(memory, "");
+    }
+
+    /** A machine whose engine presents a configured CPU model ({@link VcpuContext#cpuModel()}). */
+    public TestMachine(String cpuModel) {
+        this(new TestMemory(4 << 20), cpuModel);
+    }
+
+    private TestMachine(TestMemory memory, String cpuModel) {
         this.memory = memory;
-        this.engine = new InterpreterStrategy().createEngine(this);
+        this.cpuModel = cpuModel;
+        this.engine = engines.apply(this);
     }
 
     // ---- VcpuContext ----
@@ -214,9 +244,31 @@ public final class TestMachine implements VcpuContext {
         return clock;
     }
 
+    /** The VM's MMU strategy instance, or null for the engine's own walk. */
+    public volatile Mmu mmu;
+
     @Override
     public Optional<Mmu> mmu() {
-        return Optional.empty();
+        return Optional.ofNullable(mmu);
+    }
+
+    /**
+     * Puts the machine under an MMU strategy (effective at the engine's next run, as after a swap).
+     *
+     * @param name {@code shadow}, {@code slat}, or empty for the engine's own walk
+     * @return this machine
+     */
+    public TestMachine withMmu(String name) {
+        if (mmu != null) {
+            mmu.close();
+        }
+        mmu = MmuParts.create(name, memory, 1);
+        return this;
+    }
+
+    @Override
+    public String cpuModel() {
+        return cpuModel;
     }
 
     /** The A20 mask: {@link #a20} (VcpuContext.a20Mask, API 0.2). */

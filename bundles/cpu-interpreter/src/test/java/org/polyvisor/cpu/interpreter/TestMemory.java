@@ -4,7 +4,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -16,7 +15,7 @@ import org.polyvisor.memory.WriteListener;
 public final class TestMemory implements GuestMemory {
 
     private final List<MemoryRegion> regions = new ArrayList<>();
-    private final Map<Long, List<WriteListener>> watches = new HashMap<>();
+    private final Map<Long, List<WriteListener>> watches = new java.util.concurrent.ConcurrentHashMap<>(); // MMUs watch pages from several vCPU threads
     private final long ramSize;
 
     public TestMemory(int ramBytes) {

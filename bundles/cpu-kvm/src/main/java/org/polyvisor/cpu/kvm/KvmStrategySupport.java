@@ -78,9 +78,26 @@ public abstract class KvmStrategySupport implements CpuStrategy {
         return v.available() ? Availability.yes(v.reason()) : Availability.no(v.reason());
     }
 
+    /**
+     * The host feature naming what translates guest memory while this strategy runs the guest
+     * ({@code vm:info} shows it as the MMU in use); present only where the strategy can run.
+     */
+    public static final String GUEST_MMU_FEATURE = "guest-mmu";
+
     @Override
     public Map<String, String> hostFeatures() {
-        return host().features();
+        HostInfo h = host();
+        Map<String, String> f = new java.util.LinkedHashMap<>(h.features());
+        if (h.verdict(technique).available()) {
+            String module = h.backingModule();
+            f.put(GUEST_MMU_FEATURE, "the host's KVM (" + (module.isEmpty() ? "unknown module" : module) + "), with "
+                    + switch (h.paging()) {
+                        case EPT -> "EPT (slat)";
+                        case NPT -> "NPT (slat)";
+                        case SHADOW -> "shadow paging";
+                    });
+        }
+        return f;
     }
 
     /**

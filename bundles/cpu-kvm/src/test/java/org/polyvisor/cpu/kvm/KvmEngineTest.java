@@ -99,6 +99,28 @@ class KvmEngineTest {
     }
 
     @Test
+    void interruptWaitingForTheGuestToEnableInterruptsGoesInAtTheWindowExit() {
+        TestVcpu ctx = new TestVcpu(512 << 10);
+        Guests.loadReal(ctx.ram());
+        // CLI, a loop, STI: the interrupt is pending from the start, and KVM_INTERRUPT may only
+        // come once KVM_EXIT_IRQ_WINDOW_OPEN says the guest can take it.
+        try (CpuEngine e = engine(ctx, Guests.real(Guests.REAL_WINDOW).toBuilder().rflags(0x2).build())) {
+            ctx.pendingVector = 0x20;
+            for (int i = 0; i < 5000 && ctx.ports.isEmpty(); i++) {
+                Exit x = e.run(1000);
+                assertInstanceOf(Exit.BudgetSpent.class, x, x.toString());
+            }
+            assertEquals(1, ctx.ports.size(), "the handler ran once: " + ctx.ports);
+            assertEquals(0x80, ctx.ports.peek().address());
+            assertEquals(-1, ctx.pendingVector, "acknowledged");
+            assertEquals(1L, e.stats().get("kvm-exit-irq-window"), e.stats().toString());
+            assertEquals(1L, e.stats().get("interrupts-injected"));
+            CpuState s = e.exportState();
+            assertEquals(0, s.gpr(CpuState.RCX) & 0xFFFF, "the loop under CLI had finished");
+        }
+    }
+
+    @Test
     void tripleFaultShutsDownWithKvmsReason() {
         TestVcpu ctx = new TestVcpu(2 << 20);
         Guests.loadLong(ctx.ram());
@@ -160,6 +182,102 @@ class KvmEngineTest {
         }
     }
 
+    /**
+     * Every part of the state through the kernel and back: segment caches (FS/GS bases, an unusable
+     * LDT), control registers with CR8, EFER, the long-mode MSRs and PAT, x87/SSE registers through
+     * KVM_GET/SET_XSAVE, a pending exception with its error code or an injected interrupt with a
+     * pending, blocked NMI, both kinds of interrupt shadow, debug registers, and the TSC.
+     */
+    @Test
+    void everyPartOfTheStateRoundTripsThroughKvm() {
+        byte[] st = new byte[80];
+        for (int i = 0; i < 8; i++) {
+            st[10 * i] = (byte) (0x11 * (i + 1));
+            st[10 * i + 7] = (byte) 0x80; // integer bit: a valid number
+            st[10 * i + 8] = (byte) (0x30 + i);
+            st[10 * i + 9] = 0x40;
+        }
+        long[] xmm = new long[32];
+        for (int i = 0; i < 32; i++) {
+            xmm[i] = 0x0F1E_2D3C_4B5A_6978L * (i + 3);
+        }
+        // TOP = 3, every register valid; long mode: 64-bit FPU instruction and data pointers
+        org.polyvisor.cpu.FpuState fpu = new org.polyvisor.cpu.FpuState(0x037A, 3 << 11 | 0x20, 0, 0x1D9,
+                0x0000_7FFF_0010_2030L, 0, 0x0000_7FFF_0040_5060L, 0, st, xmm, 0x1FA0);
+        CpuState base = Guests.longMode(Guests.LONG_COMPUTE, false, 77);
+        CpuState.Builder b = base.toBuilder()
+                .segment(CpuState.FS, new org.polyvisor.cpu.SegmentRegister(0x10, 0x7000_1000L, 0xFFFF_FFFF, 0xC093))
+                .segment(CpuState.GS, new org.polyvisor.cpu.SegmentRegister(0x10, 0xFFFF_8000_0000_2000L, 0xFFFF_FFFF, 0xC093))
+                .cr2(0xFFFF_8000_DEAD_B000L).cr8(5)
+                .msr(0x174, 0x10).msr(0x175, 0x7000).msr(0x176, 0x1234)
+                .msr(0xC000_0081, 0x0023_0010_0000_0000L).msr(0xC000_0082, 0xFFFF_FFFF_8100_0000L)
+                .msr(0xC000_0083, 0xFFFF_FFFF_8100_1000L).msr(0xC000_0084, 0x4_7700)
+                .msr(0xC000_0102, 0xFFFF_8880_0000_0000L).msr(0x277, 0x0007_0106_0007_0106L)
+                .dr(0, 0x1000).dr(1, 0x2000).dr(2, 0x3000).dr(3, 0x4000).dr(6, 0xFFFF_0FF1L).dr(7, 0x0000_0402L)
+                .fpu(fpu).tsc(5_000_000);
+        CpuState pendingFault = b.events(new org.polyvisor.cpu.PendingEvents(14, 0x6, true, -1, false, false))
+                .interruptShadow(CpuState.SHADOW_MOV_SS).build();
+        CpuState injected = b.events(new org.polyvisor.cpu.PendingEvents(-1, 0, false, 0x30, true, true))
+                .interruptShadow(CpuState.SHADOW_STI).rflags(0x202).build();
+        for (CpuState s : new CpuState[] {pendingFault, injected}) {
+            TestVcpu ctx = new TestVcpu(2 << 20);
+            Guests.loadLong(ctx.ram());
+            try (CpuEngine e = engine(ctx, s)) {
+                CpuState back = e.exportState();
+                assertTrue(back.tsc() >= s.tsc(), "tsc went back from " + s.tsc() + " to " + back.tsc());
+                assertEquals(s.fpu(), back.fpu());
+                assertEquals(s.events(), back.events());
+                assertEquals(s.interruptShadow(), back.interruptShadow());
+                assertEquals(s.msrs(), back.msrs());
+                assertEquals(s.toString(), back.toBuilder().tsc(s.tsc()).build().toString());
+                assertEquals(s, back.toBuilder().tsc(s.tsc()).build());
+                // and once more: what came out goes in and comes out the same
+                e.importState(back);
+                assertEquals(back, e.exportState().toBuilder().tsc(back.tsc()).build());
+            }
+        }
+    }
+
+    /**
+     * 32-bit paging: where this KVM runs it (VT-x, AMD-V), a paged guest's OUT arrives; where it
+     * cannot (kvm_pvm ends it in KVM_EXIT_SHUTDOWN), importing such a state is refused with the
+     * reason, so a swap to kvm keeps the old engine, and a guest that turns paging on itself stops
+     * with that reason instead of a triple fault.
+     */
+    @Test
+    void thirtyTwoBitPagingRunsOrIsRefusedWithTheHostsReason() {
+        boolean pvm = "kvm_pvm".equals(strategy.hostFeatures().get("kvm-module"));
+        String limit = "this host's KVM cannot run 32-bit code with paging on (a test guest with 2-level paging"
+                + " ended in KVM_EXIT_SHUTDOWN at its first instruction)";
+        TestVcpu ctx = new TestVcpu(512 << 10);
+        Guests.loadProt32(ctx.ram());
+        ctx.stopPort = 0xF1;
+        try (CpuEngine e = strategy.createEngine(ctx)) {
+            ctx.onPortWrite = e::requestExit;
+            CpuState paged = Guests.prot32(Guests.PROT32_PAGED, true);
+            if (pvm) {
+                IllegalArgumentException x = assertThrows(IllegalArgumentException.class, () -> e.importState(paged));
+                assertEquals("kvm: " + limit + "; the state has paging on (CR0 80000011) without long mode (EFER 0)",
+                        x.getMessage());
+            } else {
+                e.importState(paged);
+                assertInstanceOf(Exit.Requested.class, runToEvent(e));
+                assertEquals(0xF1, ctx.ports.poll().address());
+            }
+            // Unpaged 32-bit code runs everywhere; then it turns paging on.
+            e.importState(Guests.prot32(Guests.PROT32_ENABLE_PAGING, false));
+            Exit x = runToEvent(e);
+            if (pvm) {
+                Exit.EngineFault f = assertInstanceOf(Exit.EngineFault.class, x, x.toString());
+                assertTrue(f.message().startsWith("kvm: KVM_EXIT_SHUTDOWN with 32-bit paging on: " + limit + " at 0008:0000180"),
+                        f.message());
+            } else {
+                assertInstanceOf(Exit.Requested.class, x, x.toString());
+                assertEquals(0xF1, ctx.ports.poll().address());
+            }
+        }
+    }
+
     @Test
     void requestExitFromAnotherThreadEndsAGuestThatNeverExits() throws Exception {
         TestVcpu ctx = new TestVcpu(512 << 10);
@@ -190,10 +308,10 @@ class KvmEngineTest {
     }
 
     @Test
-    void ring3ComputeLoopRunsAtNativeSpeed() {
+    void ring3ComputeLoopRunsThroughTimeSlicesToTheRightResult() {
         TestVcpu ctx = new TestVcpu(2 << 20);
         Guests.loadLong(ctx.ram());
-        long n = 200_000_000L;
+        long n = 50_000_000L; // its speed against native code is bench/kvm's business, not a test's
         try (CpuEngine e = engine(ctx, Guests.longMode(Guests.LONG_COMPUTE, true, n))) {
             ctx.stopPort = 0xF1;
             ctx.onPortWrite = e::requestExit; // the loop's end: OUT 0xF1
@@ -212,9 +330,6 @@ class KvmEngineTest {
             long javaNanos = System.nanoTime() - t1;
             System.out.printf("ring-3 compute loop, %d iterations: guest %.1f ms (%d slices), same loop in Java %.1f ms (%d)%n",
                     n, guestNanos / 1e6, slices, javaNanos / 1e6, java & 1);
-            // 5 instructions per iteration: at native speed 200M iterations take well under 2 s;
-            // emulated (about 3000x slower) they would take many minutes.
-            assertTrue(guestNanos < 5_000_000_000L, "guest took " + guestNanos / 1e6 + " ms");
         }
     }
 
@@ -235,6 +350,8 @@ class KvmEngineTest {
             runToEvent(e);
         }
         long fds = openFds();
+        long maps = lines("/proc/self/maps", "kvm-vcpu");
+        long timers = lines("/proc/self/timers", "ID:");
         for (int i = 0; i < 100; i++) {
             TestVcpu c = new TestVcpu(512 << 10);
             Guests.loadReal(c.ram());
@@ -243,6 +360,9 @@ class KvmEngineTest {
             }
         }
         assertTrue(openFds() - fds < 5, "descriptors went from " + fds + " to " + openFds() + " over 100 engines");
+        assertEquals(maps, lines("/proc/self/maps", "kvm-vcpu"), "vCPU run areas still mapped");
+        // each engine's time-slice timer (timer_create on the vCPU thread) is deleted with it
+        assertEquals(timers, lines("/proc/self/timers", "ID:"), "POSIX timers left behind");
         assertEquals(0, Engines.openVms());
     }
 
@@ -267,6 +387,17 @@ class KvmEngineTest {
             x = e.run(1000);
         } while (x instanceof Exit.BudgetSpent);
         return x;
+    }
+
+    /** Counts the lines of a /proc file that contain a word (0 if the file is missing). */
+    static long lines(String file, String word) throws IOException {
+        Path p = Path.of(file);
+        if (!Files.exists(p)) {
+            return 0;
+        }
+        try (Stream<String> s = Files.lines(p)) {
+            return s.filter(l -> l.contains(word)).count();
+        }
     }
 
     static long openFds() throws IOException {

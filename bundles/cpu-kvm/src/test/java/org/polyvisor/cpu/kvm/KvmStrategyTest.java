@@ -53,5 +53,10 @@ class KvmStrategyTest {
         assertEquals("ept", on("intel").hostFeatures().get("slat"));
         assertEquals("npt", on("amd").hostFeatures().get("slat"));
         assertEquals("shadow", on("pvm").hostMmu());
+        assertEquals("the host's KVM (kvm_pvm), with shadow paging", on("pvm").hostFeatures().get("guest-mmu"));
+        assertEquals("the host's KVM (kvm_intel), with EPT (slat)", on("intel").hostFeatures().get("guest-mmu"));
+        assertEquals("the host's KVM (kvm_intel), with shadow paging", on("intel-noept").hostFeatures().get("guest-mmu"));
+        assertEquals("the host's KVM (kvm_amd), with NPT (slat)", on("amd").hostFeatures().get("guest-mmu"));
+        assertFalse(on("nokvm").hostFeatures().containsKey("guest-mmu"), "nothing runs there");
     }
 }

@@ -139,6 +139,10 @@ public final class KvmAbi {
     public static final int XSAVE_SIZE = 4096;
     /** sizeof(struct kvm_cpuid_entry2). */
     public static final int CPUID_ENTRY_SIZE = 40;
+    /** sizeof(struct kvm_enable_cap). */
+    public static final int ENABLE_CAP_SIZE = 104;
+    /** Offset of hypercall.ret in the exit union of struct kvm_run. */
+    public static final int RUN_HYPERCALL_RET = RUN_EXIT_DATA + 56;
     /** sizeof(struct kvm_msr_entry). */
     public static final int MSR_ENTRY_SIZE = 16;
 }

@@ -124,6 +124,7 @@ public final class LibC {
             case 24 -> "Too many open files";
             case 25 -> "Inappropriate ioctl for device";
             case 28 -> "No space left on device";
+            case 30 -> "Read-only file system";
             default -> "error";
         };
         return name + " (errno " + errno + ")";

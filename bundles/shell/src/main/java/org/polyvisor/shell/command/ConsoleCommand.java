@@ -50,8 +50,16 @@ public class ConsoleCommand extends VmCommandSupport {
             + "(0: print the output so far and return). Default: until detached with Ctrl-]")
     int timeoutSeconds = -1;
 
+    @Option(name = "--until", aliases = "-u", description = "Return as soon as the guest writes this text (after "
+            + "attaching; typed input is sent first), e.g. a shell prompt; --timeout still limits the wait")
+    String until;
+
     @Option(name = "--no-input", aliases = "-n", description = "Do not read the keyboard; only show output")
     boolean noInput;
+
+    @Option(name = "--log", aliases = "-l", description = "Show the VM log instead of COM1: the guest's diagnostic "
+            + "output from devices such as debugcon (SeaBIOS writes its POST messages there); implies --no-input")
+    boolean log;
 
     @Option(name = "--tail", description = "Show at most this many lines of the earlier output first "
             + "(default: all the VM keeps, at least 64 KiB; 0: none)")
@@ -75,7 +83,8 @@ public class ConsoleCommand extends VmCommandSupport {
             return null;
         }
         Vm vm = awaitVm();
-        VmConsole console = vm.console();
+        VmConsole console = log ? vm.log() : vm.console();
+        noInput |= log;
         PrintStream out = session.getConsole();
         boolean interactive = !noInput && timeoutSeconds < 0;
         long deadline = timeoutSeconds < 0 ? Long.MAX_VALUE : System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
@@ -106,7 +115,7 @@ public class ConsoleCommand extends VmCommandSupport {
                     console.send(keyboard.drainAsBytes(key));
                 }
                 follower.drain();
-                if (Thread.currentThread().isInterrupted()) {
+                if (Thread.currentThread().isInterrupted() || follower.hasShown(until)) {
                     break;
                 }
                 if (System.nanoTime() >= nextStateCheck) {
@@ -159,6 +168,9 @@ public class ConsoleCommand extends VmCommandSupport {
         private final VmConsole console;
         private final PrintStream out;
         private long shown;
+        /** The end of what drain() printed, for {@link #hasShown}. */
+        private final StringBuilder recent = new StringBuilder();
+        private static final int RECENT_LIMIT = 64 * 1024;
 
         OutputFollower(VmConsole console, PrintStream out) {
             this.console = console;
@@ -192,6 +204,20 @@ public class ConsoleCommand extends VmCommandSupport {
             out.write(tail, tail.length - (int) fresh, (int) fresh);
             out.flush();
             shown = s.total();
+            recent.append(new String(tail, tail.length - (int) fresh, (int) fresh, StandardCharsets.ISO_8859_1));
+            if (recent.length() > RECENT_LIMIT) {
+                recent.delete(0, recent.length() - RECENT_LIMIT / 2);
+            }
+        }
+
+        /**
+         * Whether the output followed since attaching (not the earlier tail) contains a text.
+         *
+         * @param text the text, or null or empty for never
+         * @return true once it was shown
+         */
+        boolean hasShown(String text) {
+            return text != null && !text.isEmpty() && recent.indexOf(text) >= 0;
         }
     }
 

@@ -23,6 +23,8 @@ import org.polyvisor.vm.VmException;
 @Command(scope = "vm", name = "create", description = "Defines a VM (persisted, so it survives a restart).",
         detailedDescription = "Example: vm:create --irqchip pic --devices 'uart16550, debug-exit' --memory 16M "
                 + "--firmware guests/demo.rom --start demo2\n"
+                + "Linux: vm:create --preset linux-i386 --start linux (images from guests/fetch; then vm:console linux)\n"
+                + "A CPU model other than the strategy's default: --cpu-model 'pentium3,brand=Polyvisor CPU'\n"
                 + "Relative image paths are resolved against the Polyvisor installation (karaf.home).")
 @Service
 public class CreateCommand extends VmCommandSupport {
@@ -36,7 +38,13 @@ public class CreateCommand extends VmCommandSupport {
 
     @Option(name = "--cpu", description = "CPU strategy (vm:strategies lists them)")
     @Completion(CpuStrategyCompleter.class)
-    String cpu = "interpreter";
+    String cpu;
+
+    @Option(name = "--cpu-model", description = "CPU model the guest sees (CPUID, MSRs): a model of the CPU "
+            + "strategy (interpreter: default, pentium-pro, pentium2, pentium3), optionally with overrides, e.g. "
+            + "'pentium3,stepping=1,brand=My CPU,features=-sep' (keys vendor, family, model, stepping, brand, features)")
+    @Completion(value = StringsCompleter.class, values = {"default", "pentium-pro", "pentium2", "pentium3"})
+    String cpuModel = "";
 
     @Option(name = "--mmu", description = "MMU strategy; none by default (the engine's own translation)")
     @Completion(MmuStrategyCompleter.class)
@@ -44,15 +52,15 @@ public class CreateCommand extends VmCommandSupport {
 
     @Option(name = "--irqchip", description = "Interrupt-controller strategy, e.g. pic; none by default")
     @Completion(IrqChipStrategyCompleter.class)
-    String irqchip = "";
+    String irqchip;
 
     @Option(name = "--devices", description = "Devices, comma-separated, each 'model' or 'model(key=value,...)', "
             + "e.g. 'uart16550, debug-exit'")
     @Completion(DeviceModelCompleter.class)
-    String devices = "";
+    String devices;
 
     @Option(name = "--memory", aliases = "-m", description = "RAM size: bytes or a number with K, M or G (default 64M)")
-    String memory = "64M";
+    String memory;
 
     @Option(name = "--vcpus", description = "Number of vCPUs (default 1)")
     int vcpus = 1;
@@ -63,14 +71,20 @@ public class CreateCommand extends VmCommandSupport {
 
     @Option(name = "--kernel", description = "Kernel image")
     @Completion(FileCompleter.class)
-    String kernel = "";
+    String kernel;
 
     @Option(name = "--initrd", description = "Initial RAM disk (with --kernel)")
     @Completion(FileCompleter.class)
-    String initrd = "";
+    String initrd;
 
     @Option(name = "--cmdline", description = "Kernel command line")
-    String cmdline = "";
+    String cmdline;
+
+    @Option(name = "--preset", description = "Start from a preset, e.g. linux-i386: Debian's i386 kernel and the "
+            + "busybox initramfs that guests/fetch brings (interpreter, pic, uart16550, pit8254, rtc, i8042, 128M, "
+            + "console=ttyS0); other options override its values")
+    @Completion(value = StringsCompleter.class, values = {"linux-i386"})
+    String preset;
 
     @Option(name = "--clock", description = "Clock mode: realtime (default) or deterministic")
     @Completion(value = StringsCompleter.class, values = {"realtime", "deterministic"})
@@ -81,6 +95,11 @@ public class CreateCommand extends VmCommandSupport {
 
     @Option(name = "--start", aliases = "-s", description = "Start the VM once it is defined")
     boolean start;
+
+    @Option(name = "--option", aliases = "-o", multiValued = true,
+            description = "A part option KEY=VALUE, KEY being <kind>.<strategy>.<option>, e.g. mmu.shadow.max-pages=512"
+                    + " (the shadow page-table cap); repeatable")
+    java.util.List<String> options;
 
     @Override
     public Object execute() throws Exception {
@@ -110,18 +129,43 @@ public class CreateCommand extends VmCommandSupport {
      * @throws CommandFailure naming the first problem
      */
     VmConfig toConfig() {
+        Preset p = null;
+        String presetKernel = null;
+        String presetInitrd = null;
+        if (preset != null && !preset.isBlank()) {
+            p = Preset.named(preset);
+            java.util.List<java.nio.file.Path> folders = Preset.cacheFolders(System.getProperty("karaf.home"),
+                    System.getProperty(Preset.CACHE_PROPERTY));
+            // an image given on the command line replaces the preset's, which then need not be fetched
+            try {
+                presetKernel = kernel == null ? p.image(p.kernel(), folders).toString() : null;
+                presetInitrd = initrd == null ? p.image(p.initrd(), folders).toString() : null;
+            } catch (CommandFailure e) {
+                throw new CommandFailure("vm '" + name + "': " + e.getMessage());
+            }
+        }
         try {
-            VmConfig config = VmConfig.builder(name)
-                    .cpu(cpu)
+            VmConfig.Builder b = VmConfig.builder(name);
+            for (String o : options == null ? java.util.List.<String>of() : options) {
+                int eq = o.indexOf('=');
+                if (eq <= 0 || o.substring(0, eq).chars().filter(c -> c == '.').count() < 2) {
+                    throw new IllegalArgumentException("invalid --option '" + o
+                            + "': expected KIND.STRATEGY.OPTION=VALUE, e.g. mmu.shadow.max-pages=512");
+                }
+                b.option(o.substring(0, eq).trim(), o.substring(eq + 1).trim());
+            }
+            VmConfig config = b
+                    .cpu(pick(cpu, p == null ? null : p.cpu(), "interpreter"))
+                    .cpuModel(cpuModel)
                     .mmu(mmu)
-                    .irqchip(irqchip)
-                    .devices(parseDevices(devices))
-                    .memory(VmConfig.parseMemory(memory))
+                    .irqchip(pick(irqchip, p == null ? null : p.irqchip(), ""))
+                    .devices(parseDevices(pick(devices, p == null ? null : p.devices(), "")))
+                    .memory(VmConfig.parseMemory(pick(memory, p == null ? null : p.memory(), "64M")))
                     .vcpus(vcpus)
                     .firmware(firmware)
-                    .kernel(kernel)
-                    .initrd(initrd)
-                    .cmdline(cmdline)
+                    .kernel(pick(kernel, presetKernel, ""))
+                    .initrd(pick(initrd, presetInitrd, ""))
+                    .cmdline(pick(cmdline, p == null ? null : p.cmdline(), ""))
                     .clock(parseClock(clock))
                     .autostart(autostart)
                     .build();
@@ -130,6 +174,11 @@ public class CreateCommand extends VmCommandSupport {
         } catch (VmException | IllegalArgumentException e) {
             throw new CommandFailure(Messages.describe(name, e));
         }
+    }
+
+    /** The option if given, else the preset's value if there is one, else the default. */
+    private static String pick(String option, String fromPreset, String fallback) {
+        return option != null ? option : fromPreset != null ? fromPreset : fallback;
     }
 
     private static java.util.List<DeviceSpec> parseDevices(String text) {

@@ -10,7 +10,9 @@ import org.apache.karaf.shell.api.action.lifecycle.Service;
 import org.apache.karaf.shell.support.table.ShellTable;
 import org.polyvisor.cpu.CpuState;
 import org.polyvisor.vm.DeviceInfo;
+import org.polyvisor.part.PartKind;
 import org.polyvisor.vm.DeviceSpec;
+import org.polyvisor.vm.PartInfo;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
 import org.polyvisor.vm.VmException;
@@ -51,7 +53,16 @@ public class InfoCommand extends VmCommandSupport {
         general.addRow().addContent("State", s.describe());
         general.addRow().addContent("Uptime", Formats.duration(s.uptime()));
         general.addRow().addContent("CPU", c.cpu());
+        general.addRow().addContent("CPU model", c.cpuModel().isEmpty() ? "default (of the CPU strategy)" : c.cpuModel());
         general.addRow().addContent("MMU", Formats.orDash(c.mmu()));
+        String inUse = mmuInUse(c, vmManager.parts());
+        if (inUse != null) {
+            general.addRow().addContent("MMU in use", inUse);
+        }
+        if (!c.options().isEmpty()) {
+            general.addRow().addContent("Part options", String.join(", ", c.options().entrySet().stream()
+                    .map(e -> e.getKey() + "=" + e.getValue()).toList()));
+        }
         general.addRow().addContent("IRQ chip", Formats.orDash(c.irqchip()));
         general.addRow().addContent("Devices", c.devices().isEmpty() ? "-"
                 : String.join(", ", c.devices().stream().map(DeviceSpec::toString).toList()));
@@ -64,6 +75,7 @@ public class InfoCommand extends VmCommandSupport {
         general.addRow().addContent("Clock", c.clock().name().toLowerCase(java.util.Locale.ROOT));
         general.addRow().addContent("Autostart", c.autostart());
         general.addRow().addContent("Console output", Formats.count(vm.console().totalOutput()) + " bytes");
+        general.addRow().addContent("Log output", Formats.count(vm.log().totalOutput()) + " bytes (vm:console --log)");
         general.print(out, !noFormat);
 
         out.println();
@@ -90,6 +102,28 @@ public class InfoCommand extends VmCommandSupport {
                 out.println();
                 out.println("vCPU " + i + " (" + s.state().label() + ")");
                 printRegisters(out, cpu);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Says what translates guest memory when the VM's CPU strategy does it itself: a hardware-assisted
+     * strategy reports it as its host feature {@code guest-mmu} (for KVM: the host's KVM with EPT, NPT
+     * or shadow paging), and a software MMU named in the configuration then only waits for a swap.
+     *
+     * @param c     the VM's configuration
+     * @param parts the registered parts
+     * @return the text, or null when the configured MMU (or none) is what translates
+     */
+    static String mmuInUse(VmConfig c, List<PartInfo> parts) {
+        for (PartInfo p : parts) {
+            if (p.kind() == PartKind.CPU && p.name().equals(c.cpu())) {
+                String f = p.hostFeatures().get("guest-mmu");
+                if (f == null) {
+                    return null;
+                }
+                return f + (c.mmu().isEmpty() ? "" : " (mmu '" + c.mmu() + "' is used after a swap to a software engine)");
             }
         }
         return null;

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.vm.VmConfig;
 
@@ -33,6 +36,15 @@ class CreateCommandTest {
         assertEquals(16L << 20, config.memoryBytes());
         assertEquals(ClockMode.DETERMINISTIC, config.clock());
         assertEquals("guests/demo.rom", config.firmware());
+        assertEquals("", config.cpuModel(), "the strategy's default model");
+    }
+
+    @Test
+    void takesTheCpuModelAlsoAfterTheName() {
+        CreateCommand c = demo();
+        c.trailing = java.util.List.of("--cpu-model", "pentium3,brand=Polyvisor CPU");
+        TrailingOptions.apply(c, c.trailing);
+        assertEquals("pentium3,brand=Polyvisor CPU", c.toConfig().cpuModel());
     }
 
     @Test
@@ -65,5 +77,62 @@ class CreateCommandTest {
         c = demo();
         c.firmware = "";
         assertTrue(assertThrows(CommandFailure.class, c::toConfig).getMessage().contains("nothing to boot"));
+    }
+
+    @Test
+    void linuxPresetTakesItsImagesFromTheGuestCacheAndLetsOptionsOverrideIt(@TempDir Path home) throws Exception {
+        Path cache = Files.createDirectories(home.resolve("guests/cache"));
+        Files.write(cache.resolve("vmlinuz-686"), new byte[] {1});
+        Files.write(cache.resolve("initramfs-686.cpio.gz"), new byte[] {2});
+        String before = System.getProperty("karaf.home");
+        System.setProperty("karaf.home", home.toString());
+        try {
+            CreateCommand c = new CreateCommand();
+            c.name = "linux";
+            c.preset = "linux-i386";
+            c.memory = "256M";
+            VmConfig config = c.toConfig();
+            assertEquals("interpreter", config.cpu());
+            assertEquals("pic", config.irqchip());
+            assertEquals(java.util.List.of("uart16550", "pit8254", "rtc", "i8042"),
+                    config.devices().stream().map(d -> d.model()).toList());
+            assertEquals(256L << 20, config.memoryBytes()); // the option wins over the preset's 128M
+            assertEquals(cache.resolve("vmlinuz-686").toString(), config.kernel());
+            assertEquals(cache.resolve("initramfs-686.cpio.gz").toString(), config.initrd());
+            assertTrue(config.cmdline().contains("console=ttyS0"), config.cmdline());
+
+            Files.delete(cache.resolve("initramfs-686.cpio.gz"));
+            CreateCommand missing = new CreateCommand();
+            missing.name = "linux";
+            missing.preset = "linux-i386";
+            String m = assertThrows(CommandFailure.class, missing::toConfig).getMessage();
+            assertTrue(m.contains("initramfs-686.cpio.gz") && m.contains("run guests/fetch") && m.contains(cache.toString()), m);
+
+            CreateCommand unknown = new CreateCommand();
+            unknown.name = "x";
+            unknown.preset = "windows-95";
+            m = assertThrows(CommandFailure.class, unknown::toConfig).getMessage();
+            assertTrue(m.contains("unknown preset 'windows-95'") && m.contains("linux-i386"), m);
+        } finally {
+            if (before == null) {
+                System.clearProperty("karaf.home");
+            } else {
+                System.setProperty("karaf.home", before);
+            }
+        }
+    }
+
+    @Test
+    void partOptionsGoIntoTheConfigurationAndMalformedOnesAreRefused() {
+        CreateCommand c = demo();
+        c.mmu = "shadow";
+        c.options = java.util.List.of("mmu.shadow.max-pages=64", "mmu.shadow.max-roots = 8");
+        VmConfig config = c.toConfig();
+        assertEquals(java.util.Map.of("max-pages", "64", "max-roots", "8"), config.optionsOf("mmu", "shadow"));
+        assertEquals(java.util.Map.of(), config.optionsOf("mmu", "slat"));
+
+        c.options = java.util.List.of("max-pages=64");
+        CommandFailure e = assertThrows(CommandFailure.class, c::toConfig);
+        assertTrue(e.getMessage().contains("invalid --option 'max-pages=64'"), e.getMessage());
     }
 }

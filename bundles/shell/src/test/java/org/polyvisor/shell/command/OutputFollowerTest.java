@@ -79,4 +79,22 @@ class OutputFollowerTest {
         assertTrue(text.contains("[3 bytes of output were not kept]"), text);
         assertTrue(text.endsWith("3456789abcdefXYZ"), text);
     }
+
+    @Test
+    void untilTextCountsOnlyOutputFollowedAfterAttaching() {
+        FakeConsole console = new FakeConsole(1024);
+        PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.US_ASCII);
+        ConsoleCommand.OutputFollower f = new ConsoleCommand.OutputFollower(console, out);
+        console.guestWrites("old prompt# ");
+        f.printTail(-1);
+        f.drain();
+        assertTrue(!f.hasShown("prompt# "), "the earlier tail must not count");
+        console.guestWrites("uname -a\r\nLinux polyvisor 6.1\r\npro");
+        f.drain();
+        assertTrue(!f.hasShown("prompt# "));
+        console.guestWrites("mpt# ");
+        f.drain();
+        assertTrue(f.hasShown("prompt# "), "a text split over two drains is found");
+        assertTrue(!f.hasShown(null) && !f.hasShown(""));
+    }
 }

@@ -58,6 +58,8 @@ public final class TestVm implements AutoCloseable {
     public final Map<Integer, Line> lines = new HashMap<>();
     private final List<Device> devices = new ArrayList<>();
     private CharBackend console;
+    /** Per-VM services the parts offer each other (the PCI bus). */
+    private final Map<Class<?>, Object> services = new java.util.HashMap<>();
 
     /**
      * Creates a VM with 16 MiB of RAM and its PCI host bridge.
@@ -144,6 +146,27 @@ public final class TestVm implements AutoCloseable {
             @Override
             public Map<String, String> options() {
                 return options;
+            }
+
+            @Override
+            public <T> java.util.Optional<T> vmService(Class<T> type) {
+                synchronized (services) {
+                    return java.util.Optional.ofNullable(type.cast(services.get(type)));
+                }
+            }
+
+            @Override
+            public <T> AutoCloseable provideVmService(Class<T> type, T service) {
+                synchronized (services) {
+                    if (services.putIfAbsent(type, service) != null) {
+                        throw new IllegalStateException(type.getName() + " is already provided in vm '" + name + "'");
+                    }
+                }
+                return () -> {
+                    synchronized (services) {
+                        services.remove(type, service);
+                    }
+                };
             }
 
             @Override

@@ -13,7 +13,9 @@ import org.polyvisor.x86.ControlRegisters;
  *
  * <p>The result of {@link #walk} packs the guest-physical address with the effective permissions
  * of the whole walk, so an engine can fill its software TLB: use {@link #address(long)},
- * {@link #writable(long)}, {@link #user(long)}, {@link #global(long)} and {@link #large(long)}.
+ * {@link #writable(long)}, {@link #user(long)}, {@link #global(long)}, {@link #large(long)} and
+ * {@link #noExecute(long)}. A read of a no-execute page succeeds and says so in the result, so an
+ * engine that serves instruction fetches from its read TLB can tell which entries a fetch may use.
  */
 public final class PageWalker {
 
@@ -36,6 +38,8 @@ public final class PageWalker {
     public static final long RESULT_GLOBAL = 1L << 55;
     /** Result bit: a large page (4 MiB, or 2 MiB with PAE). */
     public static final long RESULT_LARGE = 1L << 56;
+    /** Result bit: instruction fetches from the page fault (XD in PAE tables with EFER.NXE). */
+    public static final long RESULT_NO_EXECUTE = 1L << 58;
     private static final long ADDRESS_MASK = (1L << 52) - 1;
 
     private PageWalker() {
@@ -118,7 +122,8 @@ public final class PageWalker {
             setBits(memory, pdeAddr, pde, write ? A | D : A);
             long phys = (pde & 0x000F_FFFF_FFE0_0000L) | (linear & 0x1F_FFFFL);
             return phys | perms | RESULT_LARGE | ((pde & G) != 0 ? RESULT_GLOBAL : 0)
-                    | (write || (pde & D) != 0 ? RESULT_DIRTY : 0);
+                    | (write || (pde & D) != 0 ? RESULT_DIRTY : 0)
+                    | (nxe && (pde & NX) != 0 ? RESULT_NO_EXECUTE : 0);
         }
         long pteAddr = (pde & 0x000F_FFFF_FFFF_F000L) + (((linear >>> 12) & 0x1FF) << 3);
         long pte = memory.readQword(pteAddr);
@@ -134,7 +139,8 @@ public final class PageWalker {
         setBits(memory, pteAddr, pte, write ? A | D : A);
         long phys = (pte & 0x000F_FFFF_FFFF_F000L) | (linear & 0xFFF);
         return phys | perms | ((pte & G) != 0 ? RESULT_GLOBAL : 0)
-                | (write || (pte & D) != 0 ? RESULT_DIRTY : 0);
+                | (write || (pte & D) != 0 ? RESULT_DIRTY : 0)
+                | (nxe && ((pde | pte) & NX) != 0 ? RESULT_NO_EXECUTE : 0);
     }
 
     private static void checkNx(long pde, long pte, Access access, boolean nxe, long linear, int baseError)
@@ -224,5 +230,13 @@ public final class PageWalker {
      */
     public static boolean large(long result) {
         return (result & RESULT_LARGE) != 0;
+    }
+
+    /**
+     * @param result a {@link #walk} result
+     * @return whether instruction fetches from the page fault (XD with EFER.NXE)
+     */
+    public static boolean noExecute(long result) {
+        return (result & RESULT_NO_EXECUTE) != 0;
     }
 }

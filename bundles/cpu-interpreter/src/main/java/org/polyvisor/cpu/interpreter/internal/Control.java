@@ -244,7 +244,7 @@ final class Control {
         if (!big) {
             sp &= 0xFFFF;
         }
-        if (Integer.compareUnsigned(sp, ssLimit) > 0 || Integer.compareUnsigned(sp + count * size - 1, ssLimit) > 0) {
+        if (!Descriptors.stackRoomFor(ssAttr, ssLimit, sp, count * size)) {
             throw X86Exception.stackFault(newSs & 0xFFFC);
         }
         // Values from the highest address down: SS, ESP, parameters (last first), CS, EIP.

@@ -506,13 +506,25 @@ final class Cpu implements CodeFetcher {
         } else if (tlb.readTag[idx] == key) {
             return tlb.readPhys[idx];
         }
-        return fill(linear, write, user);
+        return fill(linear, write ? Access.WRITE : Access.READ, user);
     }
 
-    private long fill(long linear, boolean write, boolean user) {
+    /**
+     * Translates for an instruction fetch: served by the read TLB unless its entry is a no-execute
+     * page, else an {@link Access#EXECUTE} translation (which raises #PF with I/D for XD pages).
+     */
+    private long translateFetch(long linear, boolean user) {
+        int idx = Tlb.index(linear);
+        if (tlb.readTag[idx] == Tlb.key(linear, user) && !tlb.readNoExec[idx]) {
+            return tlb.readPhys[idx];
+        }
+        return fill(linear, Access.EXECUTE, user);
+    }
+
+    private long fill(long linear, Access access, boolean user) {
         tlbMisses++;
         long res;
-        Access access = write ? Access.WRITE : Access.READ;
+        boolean write = access == Access.WRITE;
         try {
             if (mmu != null) {
                 // Also with paging off: a nested table (slat) applies to guest-physical addresses.
@@ -545,6 +557,7 @@ final class Cpu implements CodeFetcher {
             tlb.readTag[idx] = key;
             tlb.readPhys[idx] = entry;
             tlb.readGlobal[idx] = global;
+            tlb.readNoExec[idx] = Translation.noExecute(res);
             tlb.readBuf[idx] = region == null ? null : region.backing();
             tlb.readOff[idx] = region == null ? 0 : (int) (physPage - region.guestBase());
         }
@@ -557,6 +570,11 @@ final class Cpu implements CodeFetcher {
      * which one wins), and the buffer is little-endian as {@link MemoryRegion} asks.
      */
     private MemoryRegion soleRegion(long physPage) {
+        if (physPage >= GuestMemory.LEGACY_WINDOW_START && physPage < GuestMemory.LEGACY_WINDOW_END) {
+            // the chipset may switch these pages between ROM and shadow RAM at any time (PAM):
+            // only GuestMemory knows which one a given access decodes to
+            return null;
+        }
         MemoryRegion found = null;
         for (MemoryRegion r : memory.regions()) {
             if (r.contains(physPage)) {
@@ -738,7 +756,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
-            long p = translate(linear, false, user);
+            long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
             fetchPhysPage = p;
@@ -777,7 +795,7 @@ final class Cpu implements CodeFetcher {
         if (((fetchLinear ^ linear) & ~0xFFFL) != 0) {
             fetchUncacheable = true;
         }
-        long p = translate(linear, false, cpl == 3);
+        long p = translateFetch(linear, cpl == 3);
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             fetchUncacheable = true;

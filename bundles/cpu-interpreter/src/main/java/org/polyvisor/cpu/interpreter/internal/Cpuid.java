@@ -15,26 +15,49 @@ final class Cpuid {
     /** Signature in EAX of leaf 1 and in EDX at reset, of the default model. */
     static final int SIGNATURE = CpuModel.DEFAULT.signature();
 
+    /**
+     * Features this engine cannot hide: CMOVcc, FCMOVcc/FCOMI and the x87 escapes execute whatever
+     * CPUID says (checking the model on that hot path is not worth it), so a model must report them.
+     */
+    static final int ALWAYS_ON = CpuModel.EDX_FPU | CpuModel.EDX_CMOV;
+
     private Cpuid() {
     }
 
     /**
-     * The model for a vCPU: the configured one (today always the default, until the API carries a
-     * model option), with the APIC bit when the VM's interrupt source owns IA32_APIC_BASE, i.e. is
-     * a local APIC.
+     * The model for a vCPU: the configured one ({@link org.polyvisor.cpu.VcpuContext#cpuModel()}),
+     * with the APIC bit when the VM's interrupt source owns IA32_APIC_BASE, i.e. is a local APIC.
      */
     static CpuModel modelFor(org.polyvisor.irq.InterruptSource interrupts, CpuModel configured) {
         return check(configured).withApic(interrupts.ownsMsr(CpuModel.MSR_APIC_BASE));
     }
 
-    /** @throws IllegalArgumentException if the model reports a feature this engine does not implement */
+    /**
+     * @throws IllegalArgumentException if the model reports a feature this engine does not implement,
+     *                                  or hides one it cannot hide
+     */
     static CpuModel check(CpuModel m) {
         var missing = m.unsupported(IMPLEMENTED);
         if (!missing.isEmpty()) {
-            throw new IllegalArgumentException("the interpreter does not implement CPU feature(s) " + missing
-                    + " that the CPU model reports");
+            throw new IllegalArgumentException("the interpreter does not implement CPU feature(s) "
+                    + String.join(", ", missing) + " that the CPU model reports");
+        }
+        if ((m.featuresEdx() & ALWAYS_ON) != ALWAYS_ON) {
+            throw new IllegalArgumentException("the interpreter always executes FPU and CMOV instructions, so a CPU "
+                    + "model must report the fpu and cmov features");
         }
         return m;
+    }
+
+    /**
+     * Parses and checks a configured model description.
+     *
+     * @param spec the description, empty for the default
+     * @return the model (without the APIC bit)
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    static CpuModel configured(String spec) {
+        return check(CpuModel.parse(spec));
     }
 
     static void execute(Cpu c) {

@@ -89,6 +89,7 @@ final class DataOps {
     }
 
     static void cmpxchg8b(Cpu c, Instruction in) {
+        SystemOps.requireFeature(c, org.polyvisor.x86.CpuModel.EDX_CX8);
         int seg = in.segment();
         int off = c.ea(in);
         int lo = c.read(seg, off, 4);

@@ -39,10 +39,12 @@ final class InterpreterEngine implements CpuEngine {
     private long retired;
     private Exit.Shutdown shutdown;
     private PendingEvents pendingImport = PendingEvents.NONE;
+    /** Translated code that may run in place of the next instructions (see CoreBridge), or null. */
+    private org.polyvisor.cpu.interpreter.core.BlockRunner runner;
 
     InterpreterEngine(VcpuContext context) {
         this.c = new Cpu(context);
-        c.model = Cpuid.modelFor(c.interrupts, org.polyvisor.x86.CpuModel.DEFAULT);
+        c.model = Cpuid.modelFor(c.interrupts, Cpuid.configured(context.cpuModel()));
         importState(CpuState.powerOn(c.model.signature()));
     }
 
@@ -125,12 +127,17 @@ final class InterpreterEngine implements CpuEngine {
             int trap = c.flags & Eflags.TF;
             c.shadow = 0;
             try {
-                Instruction in = c.fetch();
-                c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
-                Executor.execute(c, in);
-                if (trap != 0) {
-                    c.dr[6] |= 0x4000; // DR6.BS: single step
-                    Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
+                if (ran > 0) {
+                    n += ran - 1;
+                } else {
+                    Instruction in = c.fetch();
+                    c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
+                    Executor.execute(c, in);
+                    if (trap != 0) {
+                        c.dr[6] |= 0x4000; // DR6.BS: single step
+                        Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                    }
                 }
             } catch (X86Exception e) {
                 c.eip = c.startEip;
@@ -193,7 +200,15 @@ final class InterpreterEngine implements CpuEngine {
         return false;
     }
 
+    /**
+     * Delivers a pending NMI unless NMIs are blocked: by an NMI handler until its IRET, or by
+     * MOV SS / POP SS for one instruction (SDM Vol. 3A 6.8.3, 6.7.1). The chip keeps the NMI latched
+     * meanwhile. Runs between chunks, so an NMI waits at most {@link #CHUNK} instructions.
+     */
     private void checkNmi() {
+        if ((c.shadow & CpuState.SHADOW_MOV_SS) != 0) {
+            return;
+        }
         if (!c.nmiBlocked && (c.nmiPending || c.interrupts.takeNmi())) {
             c.nmiPending = false;
             c.startEip = c.eip;
@@ -305,6 +320,18 @@ final class InterpreterEngine implements CpuEngine {
         shutdown = s.activity() == ActivityState.SHUTDOWN
                 ? new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, s.location(), "imported in shutdown state")
                 : null;
+    }
+
+    Cpu cpu() {
+        return c;
+    }
+
+    void blockRunner(org.polyvisor.cpu.interpreter.core.BlockRunner r) {
+        runner = r;
+    }
+
+    void addRetired(long n) {
+        retired += n;
     }
 
     @Override

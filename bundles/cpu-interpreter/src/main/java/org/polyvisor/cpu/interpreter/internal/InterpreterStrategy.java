@@ -25,6 +25,17 @@ public final class InterpreterStrategy implements CpuStrategy {
         return Availability.yes();
     }
 
+    /** Accepts the built-in models of {@link org.polyvisor.x86.CpuModel} and overrides within what this engine implements. */
+    @Override
+    public Availability acceptsCpuModel(String model) {
+        try {
+            Cpuid.configured(model);
+            return Availability.yes();
+        } catch (IllegalArgumentException e) {
+            return Availability.no(e.getMessage());
+        }
+    }
+
     @Override
     public CpuEngine createEngine(VcpuContext context) {
         return new InterpreterEngine(context);

@@ -198,7 +198,7 @@ final class Interrupts {
             if (!big) {
                 sp &= 0xFFFF;
             }
-            if (Integer.compareUnsigned(sp, ssLimit) > 0 || Integer.compareUnsigned(sp + count * size - 1, ssLimit) > 0) {
+            if (!Descriptors.stackRoomFor(ssAttr, ssLimit, sp, count * size)) {
                 throw X86Exception.stackFault(Descriptors.selectorError(newSs, ext));
             }
             int[] values = fromV86

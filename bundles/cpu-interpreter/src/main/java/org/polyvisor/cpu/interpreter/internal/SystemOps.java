@@ -33,18 +33,18 @@ final class SystemOps {
     private SystemOps() {
     }
 
-    /** The CR4 bits the CPU model allows: PSE, PAE, DE, MCE, PGE only when reported (SDM 2.5: reserved bits #GP). */
+    /**
+     * The CR4 bits the CPU model allows: PSE, PAE, TSD, DE, MCE, PGE only when reported (SDM Vol. 3A
+     * 2.5: setting a reserved bit raises #GP). VME and PVI are never valid: this engine does not
+     * implement the virtual-8086 mode extensions and no model reports them.
+     */
     static int cr4Valid(Cpu c) {
         org.polyvisor.x86.CpuModel m = c.model;
         int v = CR4_VALID;
-        if (!m.has(org.polyvisor.x86.CpuModel.EDX_PSE)) {
-            v &= ~ControlRegisters.CR4_PSE;
-        }
-        if (!m.has(org.polyvisor.x86.CpuModel.EDX_PAE)) {
-            v &= ~ControlRegisters.CR4_PAE;
-        }
-        if (!m.has(org.polyvisor.x86.CpuModel.EDX_TSC)) {
-            v &= ~ControlRegisters.CR4_TSD;
+        for (int[] f : CR4_FEATURES) {
+            if (!m.has(f[0])) {
+                v &= ~f[1];
+            }
         }
         if (m.has(org.polyvisor.x86.CpuModel.EDX_FXSR)) {
             // Linux's fpu__init_cpu_generic sets OSFXSR whenever CPUID reports FXSR
@@ -52,6 +52,15 @@ final class SystemOps {
         }
         return v;
     }
+
+    /** Leaf 1 EDX feature bit, and the CR4 bit that is reserved without it. */
+    private static final int[][] CR4_FEATURES = {
+        {org.polyvisor.x86.CpuModel.EDX_DE, ControlRegisters.CR4_DE},
+        {org.polyvisor.x86.CpuModel.EDX_PSE, ControlRegisters.CR4_PSE},
+        {org.polyvisor.x86.CpuModel.EDX_TSC, ControlRegisters.CR4_TSD},
+        {org.polyvisor.x86.CpuModel.EDX_PAE, ControlRegisters.CR4_PAE},
+        {org.polyvisor.x86.CpuModel.EDX_MCE, ControlRegisters.CR4_MCE},
+        {org.polyvisor.x86.CpuModel.EDX_PGE, ControlRegisters.CR4_PGE}};
 
     /** #UD unless the CPU model reports the leaf 1 EDX feature (SYSENTER without SEP, RDTSC without TSC ...). */
     static void requireFeature(Cpu c, int edxBit) {
@@ -368,8 +377,11 @@ final class SystemOps {
         requireCpl0(c);
         int msr = c.r[1];
         long v;
-        if (msr == MSR_TSC) {
+        Long id;
+        if (msr == MSR_TSC && c.model.has(org.polyvisor.x86.CpuModel.EDX_TSC)) {
             v = tsc(c);
+        } else if ((id = c.model.identificationMsrs().get(msr)) != null) {
+            v = id;
         } else if (c.interrupts.ownsMsr(msr)) {
             java.util.OptionalLong r = c.interrupts.readMsr(msr, tsc(c));
             if (r.isEmpty()) {
@@ -392,8 +404,10 @@ final class SystemOps {
         requireCpl0(c);
         int msr = c.r[1];
         long v = (long) c.r[2] << 32 | (c.r[0] & 0xFFFF_FFFFL);
-        if (msr == MSR_TSC) {
+        if (msr == MSR_TSC && c.model.has(org.polyvisor.x86.CpuModel.EDX_TSC)) {
             c.tscOffset = v - c.context.clock().nanos();
+        } else if (c.model.ignoresWrite(msr)) {
+            return; // IA32_BIOS_SIGN_ID / IA32_BIOS_UPDT_TRIG: no microcode to load, the revision stays 0
         } else if (c.interrupts.ownsMsr(msr)) {
             if (!c.interrupts.writeMsr(msr, v, tsc(c))) {
                 throw X86Exception.generalProtection(0);

@@ -29,6 +29,8 @@ final class Tlb {
     final long[] writePhys = new long[SIZE];
     final boolean[] readGlobal = new boolean[SIZE];
     final boolean[] writeGlobal = new boolean[SIZE];
+    /** A read entry of a no-execute page (XD with EFER.NXE): instruction fetches may not use it. */
+    final boolean[] readNoExec = new boolean[SIZE];
     /** The buffer backing an entry's page, or null (MMIO, no single region); valid while its tag is. */
     final ByteBuffer[] readBuf = new ByteBuffer[SIZE];
     final int[] readOff = new int[SIZE];

@@ -520,6 +520,7 @@ final class X87 {
     }
 
     private void fxPrologue(Cpu c, Instruction in) {
+        SystemOps.requireFeature(c, org.polyvisor.x86.CpuModel.EDX_FXSR);
         if (in.lock()) {
             throw X86Exception.invalidOpcode();
         }

@@ -195,30 +195,78 @@ final class KvmEngine implements CpuEngine {
                 interruptible = vcpu.readyForInterruptInjection();
                 return BUDGET_SPENT;
             } else if (e instanceof KvmExit.Shutdown) {
+                String limit = paged32Problem();
+                if (limit != null) {
+                    // Not the guest's fault: this KVM cannot run what the guest turned on.
+                    return new Exit.EngineFault("kvm: KVM_EXIT_SHUTDOWN with 32-bit paging on: " + limit + " at "
+                            + safeLocation());
+                }
                 activity = ActivityState.SHUTDOWN;
                 shutdown = new Exit.Shutdown(Exit.Shutdown.Cause.TRIPLE_FAULT, safeLocation(), "KVM_EXIT_SHUTDOWN");
                 return shutdown;
-            } else if (e instanceof KvmExit.Hypercall h) {
-                return new Exit.Hypercall(h.nr());
-            } else if (e instanceof KvmExit.InternalError ie) {
-                return fault("KVM_EXIT_INTERNAL_ERROR: " + ie.describe());
-            } else if (e instanceof KvmExit.FailEntry f) {
-                return fault(String.format("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%x on host cpu %d",
-                        f.hardwareEntryFailureReason(), f.cpu()));
-            } else if (e instanceof KvmExit.SystemEvent se) {
-                return fault("KVM_EXIT_SYSTEM_EVENT type " + se.type());
-            } else if (e instanceof KvmExit.Exception x) {
-                return fault(String.format("KVM_EXIT_EXCEPTION vector %d error 0x%x", x.vector(), x.errorCode()));
-            } else if (e instanceof KvmExit.Unknown u) {
-                return fault(String.format("KVM_EXIT_UNKNOWN: hardware exit reason 0x%x", u.hardwareExitReason()));
             } else {
-                return fault(e.name());
+                return translate(e, this::safeLocation);
             }
         }
     }
 
-    private Exit fault(String what) {
-        return new Exit.EngineFault("kvm: " + what + " at " + safeLocation());
+    /**
+     * Turns the exits the engine does not handle in its loop into what the VMM sees: a hypercall
+     * KVM sent to userspace goes to the VMM as {@link Exit.Hypercall} (KVM answers the others itself);
+     * everything that means KVM cannot go on (an internal error, a failed entry, an exception or
+     * system event nobody asked for) ends the run as an {@link Exit.EngineFault} carrying KVM's
+     * reason and the guest's CS:RIP, so the VM stops with it and the VMM goes on.
+     *
+     * @param e        the exit
+     * @param location gives the guest's CS:RIP (read only when needed)
+     * @return the exit for the VMM
+     */
+    static Exit translate(KvmExit e, java.util.function.Supplier<String> location) {
+        String what;
+        if (e instanceof KvmExit.Hypercall h) {
+            return new Exit.Hypercall(h.nr());
+        } else if (e instanceof KvmExit.InternalError ie) {
+            what = "KVM_EXIT_INTERNAL_ERROR: " + ie.describe();
+        } else if (e instanceof KvmExit.FailEntry f) {
+            what = String.format("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%x on host cpu %d",
+                    f.hardwareEntryFailureReason(), f.cpu());
+        } else if (e instanceof KvmExit.SystemEvent se) {
+            what = "KVM_EXIT_SYSTEM_EVENT type " + se.type();
+        } else if (e instanceof KvmExit.Exception x) {
+            what = String.format("KVM_EXIT_EXCEPTION vector %d error 0x%x", x.vector(), x.errorCode());
+        } else if (e instanceof KvmExit.Unknown u) {
+            what = String.format("KVM_EXIT_UNKNOWN: hardware exit reason 0x%x", u.hardwareExitReason());
+        } else {
+            what = e.name();
+        }
+        return new Exit.EngineFault("kvm: " + what + " at " + location.get());
+    }
+
+    /**
+     * After a KVM_EXIT_SHUTDOWN: why this KVM cannot run the 32-bit paged mode the vCPU is in, or
+     * was turning on with its current instruction ({@code MOV CR0, reg} with PG set, which such a
+     * KVM shuts down on before CR0 changes), or null (neither, or this KVM can).
+     */
+    private String paged32Problem() {
+        try {
+            Sregs s = vcpu.getSregs();
+            if ((s.efer() & (1L << 10)) != 0 || (s.cr0() & 1) == 0) {
+                return null; // long mode or real mode
+            }
+            boolean paged = Paging32Probe.paged32(s.cr0(), s.efer());
+            if (!paged && (s.cr0() & 0x8000_0000L) == 0) {
+                org.polyvisor.kvm.Regs r = vcpu.getRegs();
+                long at = (s.cs().base() + r.rip()) & 0xFFFF_FFFFL; // linear = physical with paging off
+                if (memory.isMemory(at) && memory.isMemory(at + 2) && memory.readByte(at) == 0x0F
+                        && memory.readByte(at + 1) == 0x22) {
+                    int modrm = memory.readByte(at + 2);
+                    paged = (modrm & 0xF8) == 0xC0 && (r.gpr(modrm & 7) & 0x8000_0000L) != 0; // MOV CR0, reg
+                }
+            }
+            return paged ? Paging32Probe.problem() : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private String safeLocation() {
@@ -386,6 +434,14 @@ final class KvmEngine implements CpuEngine {
         if (state.formatVersion() != CpuState.FORMAT_VERSION) {
             throw new IllegalArgumentException("CPU state format " + state.formatVersion() + " is not "
                     + CpuState.FORMAT_VERSION);
+        }
+        if (Paging32Probe.paged32(state.cr0(), state.efer())) {
+            String limit = Paging32Probe.problem();
+            if (limit != null) {
+                throw new IllegalArgumentException("kvm: " + limit + "; the state has paging on (CR0 "
+                        + Long.toHexString(state.cr0()) + ") without long mode (EFER " + Long.toHexString(state.efer())
+                        + ")");
+            }
         }
         completePending();
         Sregs current = vcpu.getSregs();

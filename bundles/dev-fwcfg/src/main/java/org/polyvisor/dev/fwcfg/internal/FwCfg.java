@@ -20,8 +20,9 @@ import org.polyvisor.part.SavedState;
 /**
  * QEMU's firmware configuration device, x86 flavour (QEMU docs/specs/fw_cfg.rst): a 16-bit
  * selector at 0x510, a byte-wide data port at 0x511 reading the selected item from its start,
- * and the DMA interface at 0x514 (big-endian address, high half at 0x514, low half at 0x518 which
- * starts the transfer; reading 0x514 gives the signature "QEMU CFG").
+ * and the DMA interface at 0x514 (a big-endian register: the address's high half at 0x514, the
+ * low half at 0x518, which starts the transfer, each byte-swapped by the guest before its OUT;
+ * reading it gives the signature "QEMU CFG" in memory order).
  *
  * <p>Items: signature "QEMU" (0x0000), ID with the DMA bit (0x0001), UUID (0x0002, zeros), RAM
  * size (0x0003), no-graphic (0x0004), CPU count (0x0005, and 0x000f max CPUs), the file directory
@@ -283,24 +284,34 @@ final class FwCfg implements Device {
         @Override
         public int read(int off, int size) {
             long shifted = DMA_SIGNATURE >>> (8 * (8 - off - size));
-            return (int) (shifted & ((1L << (8 * size)) - 1));
+            return bigEndianBus((int) (shifted & ((1L << (8 * size)) - 1)), size);
         }
 
         @Override
         public void write(int off, int size, int value) {
             synchronized (FwCfg.this) {
                 // The address is big-endian: a 32-bit OUT to 0x514 is the high half, one to 0x518
-                // the low half and the trigger. Guests byte-swap before the OUT, so the value of
-                // the OUT is the half as a number.
+                // the low half and the trigger. The register is big-endian on the bus (QEMU maps
+                // it DEVICE_BIG_ENDIAN), so guests byte-swap the half before the OUT (SeaBIOS
+                // outl(cpu_to_be32(addr)), Linux iowrite32be) and the device swaps it back.
                 if (off == 0 && size == 4) {
-                    dmaHigh = value;
+                    dmaHigh = Integer.reverseBytes(value);
                 } else if (off == 4 && size == 4) {
-                    long address = (long) dmaHigh << 32 | (value & 0xFFFF_FFFFL);
+                    long address = (long) dmaHigh << 32 | (Integer.reverseBytes(value) & 0xFFFF_FFFFL);
                     dmaHigh = 0;
                     dma(address);
                 }
             }
         }
+    }
+
+    /** A value of a big-endian register as a little-endian port access of {@code size} bytes sees it. */
+    static int bigEndianBus(int value, int size) {
+        return switch (size) {
+            case 4 -> Integer.reverseBytes(value);
+            case 2 -> Short.reverseBytes((short) value) & 0xFFFF;
+            default -> value & 0xFF;
+        };
     }
 
     // ---- Device ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import org.polyvisor.part.Availability;
  * (selector), 0x511 (data) and 0x514 (DMA), so firmware such as SeaBIOS finds the RAM size, the
  * e820 map and files.
  *
- * <p>Options: {@code cpus} (FW_CFG_NB_CPUS, default 1); {@code file}, {@code file2}, ...
+ * <p>Options: {@code cpus} (FW_CFG_NB_CPUS, default the VM's vCPU count); {@code file}, {@code file2}, ...
  * {@code name:path} — a host file offered to the guest under {@code name} (e.g.
  * {@code file=opt/org.polyvisor/payload:/tmp/p.bin}), read once at creation, at most 64 MiB.
  */
@@ -51,7 +51,7 @@ public final class FwCfgModel implements DeviceModel {
     @Override
     public Device create(DeviceContext context) {
         String who = NAME + " '" + context.instanceName() + "'";
-        int cpus = 1;
+        int cpus = context.vcpuCount();
         Map<String, byte[]> files = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : context.options().entrySet()) {
             String k = e.getKey();

@@ -56,6 +56,14 @@ class FwCfgTest {
         throw new AssertionError("no file " + name);
     }
 
+    @Test
+    void cpuCountDefaultsToTheVmsVcpus() {
+        ctx = FakeDeviceContext.builder().vcpus(3).build();
+        new FwCfgModel().create(ctx);
+        assertEquals(3, le(item(0x05, 2)).getShort(), "FW_CFG_NB_CPUS");
+        assertEquals(3, le(item(0x0F, 2)).getShort(), "FW_CFG_MAX_CPUS");
+    }
+
     private long[][] e820() {
         int[] f = file("etc/e820");
         ByteBuffer b = le(item(f[1], f[0]));
@@ -104,14 +112,18 @@ class FwCfgTest {
     }
 
     private void kickDma(long descriptor) {
-        ctx.ports().write(0x514, 4, (int) (descriptor >>> 32));
-        ctx.ports().write(0x518, 4, (int) descriptor);
+        // as a guest does it: outl(cpu_to_be32(half)) (SeaBIOS qemu_cfg_dma_transfer)
+        ctx.ports().write(0x514, 4, Integer.reverseBytes((int) (descriptor >>> 32)));
+        ctx.ports().write(0x518, 4, Integer.reverseBytes((int) descriptor));
     }
 
     @Test
     void dmaReadsAFileWithSelectAndZeroFillsPastItsEnd() {
-        assertEquals(0x5145_4D55, ctx.ports().read(0x514, 4), "'QEMU'");
-        assertEquals(0x2043_4647, ctx.ports().read(0x518, 4), "' CFG'");
+        // a big-endian register: the bytes of an IN, in memory order, spell the signature
+        assertEquals(0x554D_4551, ctx.ports().read(0x514, 4), "'QEMU'");
+        assertEquals(0x4746_4320, ctx.ports().read(0x518, 4), "' CFG'");
+        assertEquals('Q', ctx.ports().read(0x514, 1));
+        assertEquals(0x4D45, ctx.ports().read(0x515, 2), "'EM'");
         int[] f = file("etc/e820");
         ctx.memory().write(0x3000, new byte[200], 0, 200);
         byte[] canary = new byte[8];

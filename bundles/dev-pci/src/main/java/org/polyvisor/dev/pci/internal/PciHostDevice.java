@@ -13,6 +13,7 @@ import org.polyvisor.device.VmControl;
 import org.polyvisor.io.PortDevice;
 import org.polyvisor.io.Registration;
 import org.polyvisor.irq.IrqLine;
+import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.part.SavedState;
 import org.polyvisor.pci.PciConfigSpace;
 import org.polyvisor.pci.PciFunction;
@@ -47,6 +48,10 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
     static final int DEVICE_440FX = 0x1237;
     /** Class 06/00/00: host bridge. */
     static final int CLASS_HOST_BRIDGE = 0x06_00_00;
+    /** Subsystem vendor and ID QEMU gives its devices (Red Hat, "QEMU virtual machine"): SeaBIOS's
+     *  qemu_detect (src/fw/paravirt.c) checks them on 00:00.0 to know it runs on QEMU's i440FX. */
+    static final int SUBSYSTEM_VENDOR_QEMU = 0x1AF4;
+    static final int SUBSYSTEM_QEMU = 0x1100;
     /** Interrupt Line: unknown / not connected (PCI 3.0, 6.2.4). */
     static final int LINE_UNKNOWN = 0xFF;
 
@@ -54,6 +59,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
     private final int[] pirq;
     private final VmControl control;
     private final Segment segment;
+    private final DeviceContext context;
     private final Registration registration;
     private final Map<Integer, IrqLine> gsiLines = new TreeMap<>();
     /** Level last driven per GSI (absent: not yet driven, so the first change drives every line); guarded by {@link #intxLock}. */
@@ -63,6 +69,10 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
     private volatile int resetControl;
     /** The host bridge function's header; guarded by this. */
     private final PciConfigSpace own;
+    /** The PAM registers last applied to the legacy window, null before the first time; guarded by this. */
+    private int[] pamApplied;
+    private final GuestMemory memory;
+    private long pamChanges;
     /** Interrupt Line register per slot, -1 for "as routed"; guarded by this. */
     private final int[] lines = new int[Segment.SLOTS];
     private final AtomicLong configReads = new AtomicLong();
@@ -78,13 +88,19 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         for (int gsi : pirq) {
             gsiLines.computeIfAbsent(gsi, context::irq);
         }
-        this.own = new PciConfigSpace(VENDOR_INTEL, DEVICE_440FX, 0x02, CLASS_HOST_BRIDGE, 0, 0);
-        // Chipset registers (PAM, SMRAM, DRB, ...) and Interrupt Line: plain storage, so firmware
-        // that programs them reads back what it wrote; their effects are not modelled.
+        this.own = new PciConfigSpace(VENDOR_INTEL, DEVICE_440FX, 0x02, CLASS_HOST_BRIDGE,
+                SUBSYSTEM_VENDOR_QEMU, SUBSYSTEM_QEMU);
+        // Chipset registers (SMRAM, DRB, ...) and Interrupt Line: plain storage, so firmware that
+        // programs them reads back what it wrote. Of their effects only PAM's is modelled.
         own.makeWritable(0x3C, 0x3D);
         own.makeWritable(PciConfigSpace.DEVICE_SPECIFIC, 256);
+        this.memory = context.memory();
+        synchronized (this) {
+            applyPam(); // power-on: the whole window decodes to the ROM side
+        }
         Arrays.fill(lines, -1);
-        this.segment = Segments.acquire(context.vmName());
+        this.context = context;
+        this.segment = Segments.acquire(context);
         Registration r = null;
         try {
             r = context.ports().map(BASE_PORT, WINDOW, name, this);
@@ -93,7 +109,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
             if (r != null) {
                 r.close();
             }
-            Segments.release(segment);
+            Segments.release(segment, context);
             throw e;
         }
         this.registration = r;
@@ -205,6 +221,9 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         if (dev == 0) {
             synchronized (this) {
                 own.write(reg, size, value);
+                if (reg <= Pam.LAST && reg + size > Pam.FIRST) {
+                    applyPam();
+                }
             }
             return;
         }
@@ -222,6 +241,20 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
             return; // Interrupt Pin, Min_Gnt, Max_Lat are read-only
         }
         f.configWrite(reg, size, value);
+    }
+
+    /** Switches the legacy window's segments whose PAM attributes changed; caller holds this. */
+    private void applyPam() {
+        int[] now = new int[Pam.COUNT];
+        for (int i = 0; i < Pam.COUNT; i++) {
+            now[i] = own.read(Pam.FIRST + i, 1);
+        }
+        if (pamApplied != null && Arrays.equals(now, pamApplied)) {
+            return;
+        }
+        Pam.apply(memory, now, pamApplied);
+        pamApplied = now;
+        pamChanges++;
     }
 
     /** Bytes 0x3C-0x3F of a function: Interrupt Line, Interrupt Pin, Min_Gnt, Max_Lat. */
@@ -280,6 +313,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         synchronized (this) {
             own.reset();
             Arrays.fill(lines, -1);
+            applyPam();
         }
     }
 
@@ -297,6 +331,7 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
             for (int i = 0; i < lines.length; i++) {
                 lines[i] = l[i] < 0 ? -1 : l[i] & 0xFF;
             }
+            applyPam();
         }
         configAddress = s.configAddress() & ADDRESS_MASK;
         resetControl = s.resetControl();
@@ -330,6 +365,9 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         m.put("config-writes", configWrites.get());
         m.put("master-aborts", unclaimed.get());
         m.put("intx-changes", interruptChanges.get());
+        synchronized (this) {
+            m.put("pam-changes", pamChanges);
+        }
         return m;
     }
 
@@ -345,6 +383,6 @@ final class PciHostDevice implements Device, PortDevice, Segment.Host {
         // the same levels, so a swap neither loses nor duplicates an edge.
         segment.unbind(this);
         registration.close();
-        Segments.release(segment);
+        Segments.release(segment, context);
     }
 }

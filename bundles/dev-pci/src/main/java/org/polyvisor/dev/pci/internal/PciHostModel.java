@@ -9,8 +9,10 @@ import org.polyvisor.part.Availability;
 
 /**
  * The {@code pci} device model: the PCI host bridge of a PC, configuration mechanism #1 at
- * 0xCF8/0xCFC, the host bridge function at 00:00.0, and INTx routing of the functions that PCI
- * device bundles attach (see {@link org.polyvisor.pci.PciBuses}).
+ * 0xCF8/0xCFC, the host bridge function at 00:00.0 (an 82441FX as QEMU presents it, whose PAM
+ * registers switch the legacy window 0xC0000-0xFFFFF between the firmware ROM and shadow RAM, as
+ * SeaBIOS needs), and INTx routing of the functions that PCI device bundles attach (see
+ * {@link org.polyvisor.pci.PciBuses}).
  *
  * <p>Options: {@code pirq} (the GSIs of PIRQA..PIRQD, colon-separated, default {@code 10:10:11:11}
  * as SeaBIOS programs the PIIX3 router; with an IOAPIC, e.g. {@code 16:17:18:19}; one number routes

@@ -1,5 +1,8 @@
 package org.polyvisor.dev.pci.internal;
 
+import java.util.ArrayList;
+import java.util.List;
+import org.polyvisor.device.DeviceContext;
 import org.polyvisor.pci.PciFunction;
 import org.polyvisor.pci.PciSlot;
 
@@ -21,8 +24,11 @@ final class Segment {
     private final String vmName;
     private final SlotImpl[] slots = new SlotImpl[SLOTS];
     private Host host;
-    /** Guarded by {@code Segments.BY_VM}. */
-    int users;
+    /** The contexts of the parts using the bus, once per use (guarded by {@code Segments.LOCK}). */
+    final List<DeviceContext> users = new ArrayList<>();
+    /** The bus's registration as the VM's PCI bus service, and whose context offers it (same lock). */
+    AutoCloseable offer;
+    DeviceContext offeredBy;
 
     Segment(String vmName) {
         this.vmName = vmName;
@@ -32,7 +38,7 @@ final class Segment {
         return vmName;
     }
 
-    PciSlot attach(String owner, PciFunction function, int device) {
+    PciSlot attach(String owner, PciFunction function, int device, DeviceContext context) {
         SlotImpl slot;
         Host h;
         synchronized (this) {
@@ -55,7 +61,7 @@ final class Segment {
             if (pin < 0 || pin > 4) {
                 throw new IllegalArgumentException(owner + ": interrupt pin " + pin + " is not 0..4");
             }
-            slot = new SlotImpl(this, d, owner, function, pin);
+            slot = new SlotImpl(this, d, owner, function, pin, context);
             slots[d] = slot;
             h = host;
         }
@@ -77,7 +83,7 @@ final class Segment {
         if (h != null) {
             h.slotChanged(slot.device);
         }
-        Segments.release(this);
+        Segments.release(this, slot.context);
     }
 
     void setLevel(SlotImpl slot, boolean level) {
@@ -172,12 +178,14 @@ final class Segment {
         final String owner;
         final PciFunction function;
         final int pin;
+        final DeviceContext context;
         /** Guarded by the segment. */
         boolean level;
         private boolean closed;
 
-        SlotImpl(Segment segment, int device, String owner, PciFunction function, int pin) {
+        SlotImpl(Segment segment, int device, String owner, PciFunction function, int pin, DeviceContext context) {
             this.segment = segment;
+            this.context = context;
             this.device = device;
             this.owner = owner;
             this.function = function;

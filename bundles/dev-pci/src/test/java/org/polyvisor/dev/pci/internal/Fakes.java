@@ -10,6 +10,7 @@ import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.IrqLine;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.testing.FakeGuestMemory;
 import org.polyvisor.time.VmClock;
 
 /** Small fakes of the platform side of the device API. */
@@ -53,6 +54,9 @@ final class Fakes {
         }
     }
 
+    /** Per-VM services by VM name (tests use a fresh VM name each). */
+    private static final Map<String, Map<Class<?>, Object>> SERVICES = new HashMap<>();
+
     /** A device context with the fakes above, sharing one port bus and lines between devices. */
     static final class Context implements DeviceContext {
         final String vm;
@@ -60,7 +64,11 @@ final class Fakes {
         final FakePortBus ports;
         final Map<Integer, RecordingLine> lines;
         final Control control = new Control();
+        /** Records the legacy-window decoding the bridge's PAM registers ask for. */
+        final FakeGuestMemory memory = FakeGuestMemory.flat(0x1000);
         private final Map<String, String> options;
+        /** The VM's per-VM services, shared by the contexts of one VM name (as the core keeps one map per machine). */
+        private final Map<Class<?>, Object> services;
 
         Context(String vm, String instance, Map<String, String> options) {
             this(vm, instance, options, new FakePortBus(), new HashMap<>());
@@ -73,6 +81,9 @@ final class Fakes {
             this.options = options;
             this.ports = ports;
             this.lines = lines;
+            synchronized (SERVICES) {
+                this.services = SERVICES.computeIfAbsent(vm, v -> new HashMap<>());
+            }
         }
 
         RecordingLine line(int gsi) {
@@ -95,6 +106,27 @@ final class Fakes {
         }
 
         @Override
+        public <T> Optional<T> vmService(Class<T> type) {
+            synchronized (SERVICES) {
+                return Optional.ofNullable(type.cast(services.get(type)));
+            }
+        }
+
+        @Override
+        public <T> AutoCloseable provideVmService(Class<T> type, T service) {
+            synchronized (SERVICES) {
+                if (services.putIfAbsent(type, service) != null) {
+                    throw new IllegalStateException("vm '" + vm + "': " + type.getName() + " is already provided");
+                }
+            }
+            return () -> {
+                synchronized (SERVICES) {
+                    services.remove(type, service);
+                }
+            };
+        }
+
+        @Override
         public PortBus ports() {
             return ports;
         }
@@ -111,7 +143,7 @@ final class Fakes {
 
         @Override
         public GuestMemory memory() {
-            throw new UnsupportedOperationException();
+            return memory;
         }
 
         @Override

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.device.Device;
 import org.polyvisor.part.SavedState;
+import org.polyvisor.pci.PciBus;
 import org.polyvisor.pci.PciBuses;
 import org.polyvisor.pci.PciConfigSpace;
 import org.polyvisor.pci.PciFunction;
@@ -31,7 +32,7 @@ class PciHostTest {
         for (int i = toClose.size() - 1; i >= 0; i--) {
             toClose.get(i).close();
         }
-        assertFalse(Segments.exists(vm), "bus released when bridge and functions are gone");
+        assertFalse(ctx.vmService(PciBus.class).isPresent(), "bus released when bridge and functions are gone");
     }
 
     private Device bridge() {
@@ -71,9 +72,14 @@ class PciHostTest {
     }
 
     private PciSlot attach(PciFunction f, int device) {
-        PciSlot s = PciBuses.attach(vm, "fn" + device, f, device);
+        PciSlot s = PciBuses.attach(function("fn" + device), "fn" + device, f, device);
         toClose.add(s);
         return s;
+    }
+
+    /** A function's own context in the same VM. */
+    private Fakes.Context function(String name) {
+        return new Fakes.Context(vm, name, Map.of(), ctx.ports, ctx.lines);
     }
 
     private static int address(int bus, int dev, int fn, int reg) {
@@ -112,6 +118,47 @@ class PciHostTest {
         assertEquals(0x30, cfgRead(0, 0x59, 1));
         cfgWrite(0, 0x00, 4, 0); // vendor/device are read-only
         assertEquals(0x1237_8086, cfgRead(0, 0, 4));
+    }
+
+    @Test
+    void subsystemIdsTellSeaBiosItRunsOnQemusI440fx() {
+        bridge();
+        assertEquals(0x1AF4, cfgRead(0, 0x2C, 2), "subsystem vendor: Red Hat");
+        assertEquals(0x1100, cfgRead(0, 0x2E, 2), "subsystem: QEMU virtual machine");
+    }
+
+    @Test
+    void pamRegistersSwitchTheLegacyWindowSegmentBySegment() {
+        Device d = bridge();
+        // power-on: every segment decodes to the ROM/PCI side
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xC_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xE_C000L));
+        // SeaBIOS make_bios_writable_intel: two dword writes at 0x58 and 0x5C
+        cfgWrite(0, 0x58, 4, 0x3333_3000);
+        cfgWrite(0, 0x5C, 4, 0x3333_3333);
+        for (long a = 0xC_0000L; a < 0x10_0000L; a += 0x1000) {
+            assertEquals("RW", ctx.memory.legacyDecode(a), Long.toHexString(a));
+        }
+        // make_bios_readonly: 0x11, and one segment with its own attributes
+        cfgWrite(0, 0x59, 1, 0x10);
+        cfgWrite(0, 0x5E, 1, 0x21); // PAM5: 0xE0000 read-only DRAM, 0xE4000 write-only
+        assertEquals("R-", ctx.memory.legacyDecode(0xF_F000L));
+        assertEquals("R-", ctx.memory.legacyDecode(0xE_3000L));
+        assertEquals("-W", ctx.memory.legacyDecode(0xE_4000L));
+        assertEquals("RW", ctx.memory.legacyDecode(0xE_8000L));
+        cfgWrite(0, 0x59, 1, 0x03); // PAM0's low nibble is reserved: no effect on 0xF0000
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertTrue(d.stats().get("pam-changes") >= 4);
+        // a reset puts the window back on the ROM side; a restore brings the saved map back
+        cfgWrite(0, 0x59, 1, 0x30);
+        SavedState s = d.saveState();
+        d.reset();
+        assertEquals("--", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("--", ctx.memory.legacyDecode(0xE_8000L));
+        d.restoreState(s);
+        assertEquals("RW", ctx.memory.legacyDecode(0xF_0000L));
+        assertEquals("-W", ctx.memory.legacyDecode(0xE_4000L));
     }
 
     @Test
@@ -220,7 +267,7 @@ class PciHostTest {
         cfgWrite(2, 0x3C, 1, 9);
         SavedState saved = first.saveState();
         first.close();
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "other", new TestFunction(1), 2),
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("other"), "other", new TestFunction(1), 2),
                 "the function keeps its slot while the bridge is away");
         Fakes.Context ctx2 = new Fakes.Context(vm, "pci", Map.of(), ctx.ports, ctx.lines);
         Device second = new PciHostModel().create(ctx2);
@@ -231,6 +278,23 @@ class PciHostTest {
         assertEquals(1, ctx.line(10).raises, "no second edge across the swap");
     }
 
+    /**
+     * The bus is a per-VM service offered through the context of the part that created it; when
+     * that part goes first, the offer passes to a remaining user, so parts that come later still
+     * find the same bus (no second bus behind no bridge).
+     */
+    @Test
+    void busOfferPassesToARemainingUserWhenItsCreatorLeaves() throws Exception {
+        TestFunction first = new TestFunction(1);
+        PciSlot firstSlot = PciBuses.attach(function("first"), "first", first, 3); // creates and offers the bus
+        bridge();
+        firstSlot.close();
+        assertTrue(ctx.vmService(PciBus.class).isPresent(), "still offered while the bridge uses the bus");
+        attach(new TestFunction(1), 5);
+        assertEquals(0x1042_1AF4, cfgRead(5, 0, 4), "a function attached after the hand-over is behind the bridge");
+        assertEquals(0xFFFF_FFFF, cfgRead(3, 0, 4), "the detached function is gone");
+    }
+
     @Test
     void oneBridgePerVmAndSlotConflictsNameTheOwner() {
         bridge();
@@ -238,10 +302,10 @@ class PciHostTest {
                 () -> new PciHostModel().create(new Fakes.Context(vm, "pci2", Map.of())));
         assertTrue(e.getMessage().contains("already has a PCI host bridge"), e.getMessage());
         attach(new TestFunction(1), 4);
-        e = assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 4));
+        e = assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 4));
         assertTrue(e.getMessage().contains("taken by fn4"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 0));
-        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(vm, "x", new TestFunction(1), 32));
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 0));
+        assertThrows(IllegalArgumentException.class, () -> PciBuses.attach(function("x"), "x", new TestFunction(1), 32));
     }
 
     @Test

@@ -625,7 +625,12 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
                 int offset = (msr - LocalApic.MSR_X2APIC_FIRST) << 4;
                 account(a, offset, false);
             }
-            return a.readMsr(msr, tscOffset);
+            boolean posted = a.postedPending();
+            LocalApic.MsrResult r = a.readMsr(msr, tscOffset);
+            if (posted && !a.postedPending()) {
+                update(); // the read folded posted requests into IRR
+            }
+            return r;
         }
     }
 
@@ -703,6 +708,7 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
     private final class LapicWindow implements MmioDevice {
         @Override
         public long read(long offset, int size) {
+            long v;
             synchronized (ApicChip.this) {
                 LocalApic a = apics[accessingVcpu()];
                 if (!a.hwEnabled() || a.x2apic()) {
@@ -714,9 +720,14 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
                 if (shift >= 32) {
                     return 0;
                 }
-                long v = (a.read(reg) & 0xFFFF_FFFFL) >>> shift;
-                return size >= 4 ? v : v & ((1L << (8 * size)) - 1);
+                boolean posted = a.postedPending();
+                v = (a.read(reg) & 0xFFFF_FFFFL) >>> shift;
+                if (posted && !a.postedPending()) {
+                    update(); // the read folded posted requests into IRR
+                }
             }
+            flushKicks();
+            return size >= 4 ? v : v & ((1L << (8 * size)) - 1);
         }
 
         @Override

@@ -487,6 +487,11 @@ final class LocalApic {
 
     /** Reads a 32-bit register at a 16-byte aligned offset of the xAPIC page. */
     int read(int offset) {
+        if (offset >= REG_TMR && offset < REG_IRR + 0x80) {
+            // Posted requests are IRR bits the guest must see (a self IPI taken with IF = 0 is
+            // pending in IRR at once, SDM 10.6.1; APICv sets the virtual IRR, SDM Vol. 3C 29.1.1).
+            syncPosted();
+        }
         return switch (offset) {
             case REG_ID -> x2apic() ? id : id << 24;
             case REG_VERSION -> VERSION;

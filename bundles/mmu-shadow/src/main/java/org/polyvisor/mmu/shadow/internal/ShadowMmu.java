@@ -105,6 +105,7 @@ final class ShadowMmu implements Mmu {
     private long rootsReused;
     private long cr3Switches;
     private long evictions;
+    private int peakTables;
     private long invlpgs;
     private long guestFaults;
     private long physicalMode;
@@ -537,6 +538,7 @@ final class ShadowMmu implements Mmu {
         if (tableCount > maxTables) {
             evictTables(r);
         }
+        peakTables = Math.max(peakTables, tableCount);
     }
 
     private void zap(Root r, int dir) {
@@ -854,6 +856,7 @@ final class ShadowMmu implements Mmu {
         m.put("shadow-pages-reused", tablesReused);
         m.put("shadow-pages-zapped", tablesZapped);
         m.put("shadow-pages", (long) tableCount);
+        m.put("shadow-pages-peak", (long) peakTables);
         m.put("shadow-pages-cap", (long) maxTables);
         m.put("roots", (long) roots.size());
         m.put("roots-built", rootsBuilt);

@@ -1,5 +1,6 @@
 package org.polyvisor.mmu.slat.internal;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,7 +15,10 @@ import java.util.List;
  *
  * <p>Size is bounded by construction: guest-physical space is at most 4 GiB (one PML4 entry, one
  * PDPT, four PDs), and a PT exists only where a 2 MiB range was split (4 KiB granularity at a region
- * boundary, or dirty logging): at most 2048 of them.
+ * boundary, or dirty logging): at most 2048 of them. A lower cap ({@link #maxPages}) is kept by
+ * eviction: the PT of the range split longest ago (for dirty logging; region-boundary PTs stay) is
+ * folded back into one 2 MiB leaf, writable only if all 512 of its leaves were, so folding never
+ * grants a write the table did not allow.
  *
  * <p>Not thread safe: {@link SlatMmu} serialises access.
  */
@@ -41,17 +45,31 @@ final class NestedTable {
     /** Result of {@link #walk}: the leaf is not present (an EPT violation on any access). */
     static final long NOT_PRESENT = -1;
 
+    /** Most table pages with the default cap: PML4, PDPT, 4 PDs and a PT for every 2 MiB of 4 GiB. */
+    static final int BOUND = 1 + 1 + 4 + 2048;
+
     private final List<long[]> pages = new ArrayList<>();
+    private final ArrayDeque<Integer> free = new ArrayDeque<>();
+    /** 2 MiB ranges split by {@link #split(long, boolean)} (evictable), oldest first. */
+    private final ArrayDeque<Long> splitRanges = new ArrayDeque<>();
     /** Entries read by walks, for the two-dimensional walk count. */
     long steps;
     int largeLeaves;
     int smallLeaves;
+    /** The cap on table pages that {@link #split(long, boolean)} keeps. */
+    int maxPages = BOUND;
+    /** Page tables folded back into 2 MiB leaves to stay under the cap. */
+    long evictions;
 
     NestedTable() {
         newPage(); // the PML4
     }
 
     private long newPage() {
+        Integer reuse = free.poll();
+        if (reuse != null) {
+            return TABLE_BASE + (long) reuse * 4096;
+        }
         pages.add(new long[512]);
         return TABLE_BASE + (long) (pages.size() - 1) * 4096;
     }
@@ -60,9 +78,9 @@ final class NestedTable {
         return pages.get((int) ((hpa - TABLE_BASE) >>> 12));
     }
 
-    /** @return the number of table pages (for statistics and the bound) */
+    /** @return the number of table pages in use (for statistics and the cap) */
     int tablePages() {
-        return pages.size();
+        return pages.size() - free.size();
     }
 
     private static int index(long gpa, int level) {
@@ -155,17 +173,64 @@ final class NestedTable {
     }
 
     /**
+     * Changes the permission bits of the leaf covering a guest-physical address, a 2 MiB leaf too.
+     *
+     * @param gpa   guest-physical address
+     * @param set   bits to set
+     * @param clear bits to clear
+     */
+    void protectLeaf(long gpa, long set, long clear) {
+        long table = TABLE_BASE;
+        for (int level = 3; level >= 0; level--) {
+            long[] p = page(table);
+            int i = index(gpa, level);
+            long e = p[i];
+            if ((e & (R | W | X)) == 0) {
+                return;
+            }
+            if (level == 0 || level == 1 && (e & LARGE) != 0) {
+                p[i] = (e | set) & ~clear;
+                return;
+            }
+            table = e & ADDRESS;
+        }
+    }
+
+    /**
      * Replaces the 2 MiB leaf covering {@code gpa} (if any) by a table of 512 4 KiB leaves with the same
-     * host frames and permissions.
+     * host frames and permissions (a split made at construction, for a region boundary: kept forever).
      *
      * @param gpa guest-physical address
      */
     void split(long gpa) {
+        split(gpa, false, false);
+    }
+
+    /**
+     * Splits the 2 MiB leaf covering {@code gpa} for 4 KiB permissions (dirty logging), within the cap.
+     *
+     * @param gpa   guest-physical address
+     * @param evict whether to fold the oldest such split back when the cap is reached
+     * @return true if 4 KiB leaves cover {@code gpa} now
+     */
+    boolean split(long gpa, boolean evict) {
+        return split(gpa, true, evict);
+    }
+
+    private boolean split(long gpa, boolean evictable, boolean evict) {
         long[] pd = page(tableFor(gpa, 1));
         int i = index(gpa, 1);
         long e = pd[i];
         if ((e & LARGE) == 0) {
-            return;
+            return true;
+        }
+        if (evictable) {
+            while (tablePages() >= maxPages) {
+                if (!evict || !evictOldest(gpa & ~0x1F_FFFFL)) {
+                    return false;
+                }
+            }
+            splitRanges.add(gpa & ~0x1F_FFFFL);
         }
         long pt = newPage();
         long[] entries = page(pt);
@@ -176,6 +241,34 @@ final class NestedTable {
         pd[i] = pt | R | W | X;
         largeLeaves--;
         smallLeaves += 512;
+        return true;
+    }
+
+    /** Folds the PT of the oldest evictable split (other than {@code keep}) back into a 2 MiB leaf. */
+    private boolean evictOldest(long keep) {
+        for (int n = splitRanges.size(); n > 0; n--) {
+            long range = splitRanges.poll();
+            if (range == keep) {
+                splitRanges.add(range);
+                continue;
+            }
+            long[] pd = page(tableFor(range, 1));
+            int i = index(range, 1);
+            long ptAddr = pd[i] & ADDRESS;
+            long[] pt = page(ptAddr);
+            long perms = R | W | X;
+            for (long leaf : pt) {
+                perms &= leaf; // writable (executable, readable) only if every 4 KiB leaf was
+            }
+            pd[i] = (pt[0] & ADDRESS) | perms | MT_WB | LARGE;
+            java.util.Arrays.fill(pt, 0);
+            free.add((int) ((ptAddr - TABLE_BASE) >>> 12));
+            largeLeaves++;
+            smallLeaves -= 512;
+            evictions++;
+            return true;
+        }
+        return false;
     }
 
     /** Finds (creating the non-leaf levels) the table at {@code level} (1 = PD, 0 = PT) covering {@code gpa}. */

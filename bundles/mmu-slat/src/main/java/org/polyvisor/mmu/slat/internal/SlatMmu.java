@@ -28,6 +28,11 @@ import org.polyvisor.mmu.Translation;
  * write to a leaf without W is either ROM (write protection: the write is dropped, as the bus drops
  * it) or a page not yet written since the dirty log was last collected (logged, W set, resumed).
  *
+ * <p>Memory: the nested table stays under {@code mmu.slat.max-pages} table pages; dirty logging
+ * splits 2 MiB leaves as far as the cap allows and {@link NestedTable} folds the oldest split back
+ * when a write needs another one (a folded range stays read-only, so each page's first write in a
+ * round still traps and is logged).
+ *
  * <p>Guest semantics are those of the architectural walk ({@code PageWalker}), step for step.
  * Nothing of the guest's tables is cached here, so CR3 switches, INVLPG and page-table edits cost
  * nothing beyond the engine's TLB flush.
@@ -70,6 +75,14 @@ final class SlatMmu implements Mmu {
     private long logRounds;
 
     SlatMmu(GuestMemory memory, int vcpus) {
+        this(memory, vcpus, NestedTable.BOUND);
+    }
+
+    /**
+     * @param maxPages cap on nested table pages (4 KiB each); at least what the memory layout needs
+     *                 plus one, see {@link #minimumPages}
+     */
+    SlatMmu(GuestMemory memory, int vcpus, int maxPages) {
         this.memory = memory;
         this.vcpus = vcpus;
         this.ram = memory.regions().stream().filter(r -> r.kind() == MemoryRegion.Kind.RAM)
@@ -88,6 +101,16 @@ final class SlatMmu implements Mmu {
                 }
             }
         }
+        if (maxPages < minimumPages()) {
+            throw new IllegalArgumentException("mmu.slat.max-pages " + maxPages + " is below the " + minimumPages()
+                    + " nested table pages this VM's memory layout needs (with one page table for dirty logging)");
+        }
+        nested.maxPages = maxPages;
+    }
+
+    /** @return the smallest cap for this VM: the table pages the memory layout needs, plus one page table */
+    int minimumPages() {
+        return nested.tablePages() + 1;
     }
 
     // =====================================================================================
@@ -241,6 +264,9 @@ final class SlatMmu implements Mmu {
                 log.dirty.set((int) page);
                 dirtyPagesLogged++;
             }
+            // 4 KiB granularity for the write permission; a range left as one read-only 2 MiB leaf
+            // (the cap) hands out this page writable to the engine's TLB only, other pages still trap.
+            nested.split(gpa, true);
             nested.protect(gpa, NestedTable.W, 0);
             return true;
         }
@@ -347,8 +373,8 @@ final class SlatMmu implements Mmu {
                 carry = new BitSet();
                 for (MemoryRegion r : ram) {
                     for (long gpa = r.guestBase(); gpa < r.end(); gpa += 4096) {
-                        nested.split(gpa);
-                        nested.protect(gpa, 0, NestedTable.W);
+                        nested.split(gpa, false); // as far as the cap allows; the rest stays 2 MiB, read-only
+                        nested.protectLeaf(gpa, 0, NestedTable.W);
                         carry.set((int) (gpa >>> 12)); // writable until each engine flushes: report once
                     }
                 }
@@ -362,7 +388,7 @@ final class SlatMmu implements Mmu {
                 active = false;
                 for (MemoryRegion r : ram) {
                     for (long gpa = r.guestBase(); gpa < r.end(); gpa += 4096) {
-                        nested.protect(gpa, NestedTable.W, 0);
+                        nested.protectLeaf(gpa, NestedTable.W, 0);
                     }
                 }
                 dirty = new BitSet();
@@ -386,7 +412,7 @@ final class SlatMmu implements Mmu {
                     return out;
                 }
                 for (int p = dirty.nextSetBit(0); p >= 0; p = dirty.nextSetBit(p + 1)) {
-                    nested.protect((long) p << 12, 0, NestedTable.W);
+                    nested.protectLeaf((long) p << 12, 0, NestedTable.W);
                 }
                 carry = dirty;
                 dirty = new BitSet();
@@ -416,6 +442,8 @@ final class SlatMmu implements Mmu {
         m.put("dirty-pages-logged", dirtyPagesLogged);
         m.put("dirty-log-rounds", logRounds);
         m.put("nested-table-pages", (long) nested.tablePages());
+        m.put("nested-table-pages-cap", (long) nested.maxPages);
+        m.put("nested-evictions", nested.evictions);
         m.put("nested-2m-leaves", (long) nested.largeLeaves);
         m.put("nested-4k-leaves", (long) nested.smallLeaves);
         m.put("guest-page-faults", guestFaults);

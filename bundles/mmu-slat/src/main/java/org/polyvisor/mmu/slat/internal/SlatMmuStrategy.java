@@ -1,8 +1,10 @@
 package org.polyvisor.mmu.slat.internal;
 
+import java.util.Set;
 import org.osgi.service.component.annotations.Component;
 import org.polyvisor.mmu.Mmu;
 import org.polyvisor.mmu.MmuContext;
+import org.polyvisor.mmu.MmuOptions;
 import org.polyvisor.mmu.MmuStrategy;
 import org.polyvisor.part.Availability;
 
@@ -29,8 +31,13 @@ public final class SlatMmuStrategy implements MmuStrategy {
         return Availability.yes();
     }
 
+    /** VM option ({@code mmu.slat.max-pages}): most nested table pages (4 KiB each) kept. */
+    public static final String MAX_PAGES = "max-pages";
+
     @Override
     public Mmu create(MmuContext context) {
-        return new SlatMmu(context.memory(), context.vcpuCount());
+        MmuOptions.checkKnown(NAME, context.options(), Set.of(MAX_PAGES));
+        return new SlatMmu(context.memory(), context.vcpuCount(),
+                MmuOptions.intOption(NAME, context.options(), MAX_PAGES, NestedTable.BOUND, 1));
     }
 }

@@ -1,0 +1,33 @@
+package org.polyvisor.cpu.bt.internal;
+
+import org.osgi.service.component.annotations.Component;
+import org.polyvisor.cpu.CpuEngine;
+import org.polyvisor.cpu.CpuStrategy;
+import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.part.Availability;
+
+/** The binary-translation CPU strategy: runs anywhere, one {@link BtEngine} per vCPU. */
+@Component(service = CpuStrategy.class, property = "polyvisor.name=binary-translation")
+public class BinaryTranslationStrategy implements CpuStrategy {
+
+    @Override
+    public String name() {
+        return "binary-translation";
+    }
+
+    @Override
+    public String description() {
+        return "binary translation: hot guest blocks become JVM bytecode (hidden classes), sensitive "
+                + "instructions and cold code run on the interpreter";
+    }
+
+    @Override
+    public Availability availability() {
+        return Availability.yes();
+    }
+
+    @Override
+    public CpuEngine createEngine(VcpuContext context) {
+        return new BtEngine(context);
+    }
+}

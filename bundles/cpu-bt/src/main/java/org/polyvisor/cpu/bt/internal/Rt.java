@@ -1,0 +1,158 @@
+package org.polyvisor.cpu.bt.internal;
+
+import java.nio.ByteBuffer;
+import org.polyvisor.cpu.interpreter.core.InterpreterCore;
+import org.polyvisor.x86.Eflags;
+import org.polyvisor.x86.LazyFlags;
+import org.polyvisor.x86.X86Exception;
+
+/**
+ * Run-time helpers that translations call: memory access with the inline software-TLB fast path
+ * (small enough for the JIT to inline into the translation) and a call into the interpreter core
+ * for everything else (TLB misses, MMIO, page splits, faults); condition evaluation on lazily kept
+ * flags. Sizes and condition codes are constants at every call site, so the JIT folds the switches.
+ */
+final class Rt {
+
+    private Rt() {
+    }
+
+    static int read(Vcpu x, int seg, int off, int size, int user) {
+        long o = off & 0xFFFF_FFFFL;
+        if (o >= x.readLo[seg] && o + size - 1 <= x.readHi[seg]) {
+            long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
+            int po = (int) lin & 0xFFF;
+            if (po <= 4096 - size) {
+                int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
+                if (x.readTag[i] == ((lin >>> 12) << 2 | user | 1)) {
+                    long p = x.readPhys[i];
+                    if (p == x.hostReadPhys[i] || (p & InterpreterCore.TLB_MMIO) == 0 && x.fillHost(i, p, false)) {
+                        ByteBuffer b = x.hostReadBuf[i];
+                        int a = x.hostReadOff[i] + po;
+                        return size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF;
+                    }
+                }
+            }
+        }
+        return x.core.read(seg, off, size);
+    }
+
+    static void write(Vcpu x, int seg, int off, int size, int value, int user) {
+        long o = off & 0xFFFF_FFFFL;
+        if (o >= x.writeLo[seg] && o + size - 1 <= x.writeHi[seg]) {
+            long lin = (x.segBase[seg] + o) & 0xFFFF_FFFFL;
+            int po = (int) lin & 0xFFF;
+            if (po <= 4096 - size) {
+                int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
+                if (x.writeTag[i] == ((lin >>> 12) << 2 | user | 1)) {
+                    long p = x.writePhys[i];
+                    if ((p & InterpreterCore.TLB_MMIO) == 0) {
+                        if (x.mem.isWatched(p)) {
+                            // Code or traced page tables: the memory API's path tells the watchers.
+                            writePhysical(x, p | po, size, value);
+                            return;
+                        }
+                        if (p == x.hostWritePhys[i] || x.fillHost(i, p, true)) {
+                            ByteBuffer b = x.hostWriteBuf[i];
+                            int a = x.hostWriteOff[i] + po;
+                            if (size == 4) {
+                                b.putInt(a, value);
+                            } else if (size == 2) {
+                                b.putShort(a, (short) value);
+                            } else {
+                                b.put(a, (byte) value);
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        x.core.write(seg, off, size, value);
+    }
+
+    private static void writePhysical(Vcpu x, long pa, int size, int value) {
+        if (size == 4) {
+            x.mem.writeDword(pa, value);
+        } else if (size == 2) {
+            x.mem.writeWord(pa, value);
+        } else {
+            x.mem.writeByte(pa, value);
+        }
+    }
+
+    /** A near transfer beyond the CS limit is #GP(0) at the transfer instruction. */
+    static void checkTarget(Vcpu x, int target) {
+        if (Integer.compareUnsigned(target, x.segLimit[1]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+    }
+
+    // ---- conditions on flags kept as (operation, size, operands, result, carry-in) ----
+
+    /** After SUB/CMP/NEG: operands compared directly (values zero-extended to the size). */
+    static boolean condSub(int cc, int size, int a, int b, int res) {
+        switch (cc) {
+            case 2: return Integer.compareUnsigned(a, b) < 0;
+            case 3: return Integer.compareUnsigned(a, b) >= 0;
+            case 4: return res == 0;
+            case 5: return res != 0;
+            case 6: return Integer.compareUnsigned(a, b) <= 0;
+            case 7: return Integer.compareUnsigned(a, b) > 0;
+            case 8: return (res & LazyFlags.signBit(size)) != 0;
+            case 9: return (res & LazyFlags.signBit(size)) == 0;
+            case 0xC: return LazyFlags.signExtend(a, size) < LazyFlags.signExtend(b, size);
+            case 0xD: return LazyFlags.signExtend(a, size) >= LazyFlags.signExtend(b, size);
+            case 0xE: return LazyFlags.signExtend(a, size) <= LazyFlags.signExtend(b, size);
+            case 0xF: return LazyFlags.signExtend(a, size) > LazyFlags.signExtend(b, size);
+            default: return LazyFlags.condition(cc, LazyFlags.compute(LazyFlags.OP_SUB, size, a, b, res, 0));
+        }
+    }
+
+    /** After AND/OR/XOR/TEST: CF = OF = 0. */
+    static boolean condLogic(int cc, int size, int res) {
+        boolean zf = res == 0;
+        boolean sf = (res & LazyFlags.signBit(size)) != 0;
+        switch (cc) {
+            case 0: case 2: return false;
+            case 1: case 3: return true;
+            case 4: return zf;
+            case 5: return !zf;
+            case 6: return zf;
+            case 7: return !zf;
+            case 8: return sf;
+            case 9: return !sf;
+            case 0xC: return sf;
+            case 0xD: return !sf;
+            case 0xE: return zf || sf;
+            case 0xF: return !zf && !sf;
+            default: return LazyFlags.condition(cc, LazyFlags.zsp(res, LazyFlags.signBit(size)));
+        }
+    }
+
+    /** Any other operation: ZF and SF directly, the rest through the full computation. */
+    static boolean condAny(int cc, int op, int size, int a, int b, int res, int cin) {
+        switch (cc) {
+            case 4: return res == 0;
+            case 5: return res != 0;
+            case 8: return (res & LazyFlags.signBit(size)) != 0;
+            case 9: return (res & LazyFlags.signBit(size)) == 0;
+            default: return LazyFlags.condition(cc, LazyFlags.compute(op, size, a, b, res, cin));
+        }
+    }
+
+    /** The carry flag of a recorded operation, 0 or 1. */
+    static int carry(int op, int size, int a, int b, int res, int cin) {
+        switch (op) {
+            case LazyFlags.OP_ADD: return Integer.compareUnsigned(res, a) < 0 ? 1 : 0;
+            case LazyFlags.OP_SUB: return Integer.compareUnsigned(a, b) < 0 ? 1 : 0;
+            case LazyFlags.OP_LOGIC: return 0;
+            case LazyFlags.OP_INC: case LazyFlags.OP_DEC: return cin;
+            default: return LazyFlags.compute(op, size, a, b, res, cin) & Eflags.CF;
+        }
+    }
+
+    static int carry(LazyFlags f) {
+        return f.cf() ? 1 : 0;
+    }
+}

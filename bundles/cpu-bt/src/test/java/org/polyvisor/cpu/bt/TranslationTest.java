@@ -1,0 +1,178 @@
+package org.polyvisor.cpu.bt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.polyvisor.cpu.CpuEngine;
+import org.polyvisor.cpu.CpuState;
+import org.polyvisor.cpu.Exit;
+import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.cpu.bt.internal.BinaryTranslationStrategy;
+import org.polyvisor.cpu.interpreter.TestMachine;
+import org.polyvisor.cpu.interpreter.internal.InterpreterStrategy;
+
+/**
+ * Guest programs run on the binary-translation engine and on the interpreter: the final states
+ * must be identical, and the engine's counters must show that translated code did the work.
+ */
+class TranslationTest {
+
+    private static final int CODE = 0x10000;
+    private static final int DATA = 0x20000;
+
+    private static final Function<VcpuContext, CpuEngine> INTERPRETER = c -> new InterpreterStrategy().createEngine(c);
+    private static final Function<VcpuContext, CpuEngine> BT = c -> new BinaryTranslationStrategy().createEngine(c);
+
+    @AfterEach
+    void restore() {
+        TestMachine.engines = INTERPRETER;
+    }
+
+    private static TestMachine machine(Function<VcpuContext, CpuEngine> engine, int[] code) {
+        TestMachine.engines = engine;
+        TestMachine m = new TestMachine();
+        m.flat32(CODE);
+        m.memory.load(CODE, code);
+        return m;
+    }
+
+    /** Runs to HLT on both engines; compares state and the data area; returns the BT engine's stats. */
+    private static Map<String, Long> runBoth(int[] code, long budget) {
+        TestMachine a = machine(INTERPRETER, code);
+        TestMachine b = machine(BT, code);
+        Exit ea = runToHalt(a, budget);
+        Exit eb = runToHalt(b, budget);
+        assertInstanceOf(Exit.Halted.class, ea, "interpreter");
+        assertInstanceOf(Exit.Halted.class, eb, "binary translation");
+        CpuState sa = a.engine.exportState();
+        CpuState sb = b.engine.exportState();
+        for (int i = 0; i < 8; i++) {
+            assertEquals(sa.gpr(i), sb.gpr(i), "register " + i);
+        }
+        assertEquals(sa.rip(), sb.rip(), "eip");
+        assertEquals(sa.rflags(), sb.rflags(), "eflags");
+        assertEquals(sa, sb, "complete state");
+        for (int off = 0; off < 0x100; off += 4) {
+            assertEquals(a.memory.readDword(DATA + off), b.memory.readDword(DATA + off), "data +" + off);
+        }
+        for (int off = 0; off < 0x100; off += 4) {
+            assertEquals(a.memory.readDword(0x8F00 + off), b.memory.readDword(0x8F00 + off), "stack +" + off);
+        }
+        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired(), "instructions retired");
+        return b.engine.stats();
+    }
+
+    private static Exit runToHalt(TestMachine m, long budget) {
+        Exit e;
+        long spent = 0;
+        do {
+            e = m.run(1000);
+            spent += 1000;
+        } while (e instanceof Exit.BudgetSpent && spent < budget);
+        return e;
+    }
+
+    @Test
+    void hotLoopsWithCallsAndMemoryRunTranslated() {
+        int[] code = {
+            0xBE, 0x00, 0x00, 0x02, 0x00,       // mov esi, DATA
+            0xB9, 0x10, 0x27, 0x00, 0x00,       // mov ecx, 10000
+            0x31, 0xC0,                         // xor eax, eax
+            // loop:
+            0x01, 0xC8,                         // add eax, ecx
+            0x89, 0x06,                         // mov [esi], eax
+            0x8B, 0x5E, 0x04,                   // mov ebx, [esi+4]
+            0xFF, 0x46, 0x08,                   // inc dword [esi+8]
+            0x66, 0x83, 0x46, 0x0C, 0xFF,       // add word [esi+12], -1
+            0x80, 0x76, 0x10, 0x5A,             // xor byte [esi+16], 0x5a
+            0xE8, 0x0A, 0x00, 0x00, 0x00,       // call sub
+            0x0F, 0x4C, 0xD0,                   // cmovl edx, eax
+            0x0F, 0x9F, 0xC7,                   // setg bh
+            0x49,                               // dec ecx
+            0x75, 0xDF,                         // jnz loop
+            0xF4,                               // hlt
+            // sub:
+            0x53,                               // push ebx
+            0xC1, 0xE3, 0x03,                   // shl ebx, 3
+            0x29, 0xD8,                         // sub eax, ebx
+            0x39, 0xC8,                         // cmp eax, ecx
+            0x5B,                               // pop ebx
+            0xC3,                               // ret
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translations") > 0, "translations: " + s);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 9 / 10,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
+    void selfModifyingCodeRewritesItsNextBlock() {
+        // Each iteration stores ecx into the immediate of the `mov eax, imm32` of the block that
+        // runs next (already translated after the first iterations); eax must follow it.
+        int[] code = {
+            0xB9, 0xC8, 0x00, 0x00, 0x00,       // 10000: mov ecx, 200
+            0x31, 0xD2,                         // 10005: xor edx, edx
+            // loop (10007):
+            0x89, 0x0D, 0x12, 0x00, 0x01, 0x00, // 10007: mov [10012], ecx   (imm32 of the mov below)
+            0xEB, 0x04,                         // 1000d: jmp 10013
+            0x90, 0x90, 0x90, 0x90,             // 1000f..10012 (10011: start of the patched mov: see below)
+            0x90,                               // 10013 -> replaced below
+        };
+        // Lay the patched block out exactly: at 10011 `mov eax, imm32` (B8 + 4 bytes at 10012).
+        int[] full = new int[64];
+        System.arraycopy(code, 0, full, 0, code.length);
+        full[0x0E] = 0x02;                      // jmp to 10011 (rel8 = 2 from 1000f)
+        full[0x11] = 0xB8;                      // 10011: mov eax, imm32
+        full[0x12] = 0; full[0x13] = 0; full[0x14] = 0; full[0x15] = 0;
+        full[0x16] = 0x01; full[0x17] = 0xC2;   // 10016: add edx, eax
+        full[0x18] = 0x49;                      // 10018: dec ecx
+        full[0x19] = 0x75; full[0x1A] = 0xEC;   // 10019: jnz 10007
+        full[0x1B] = 0xF4;                      // 1001b: hlt
+        Map<String, Long> s = runBoth(full, 1_000_000);
+        assertTrue(s.get("bt-invalidations") > 0, "translations invalidated by the stores: " + s);
+        assertTrue(s.get("bt-translations") > 1, "retranslated: " + s);
+    }
+
+    @Test
+    void aFaultInTheMiddleOfATranslatedBlockIsPrecise() {
+        // A hot loop walks esi up a page at a time and reads through it; at the segment limit of ES
+        // (limit 0x1_ffff, set below) the read faults in the middle of the block with registers
+        // and flags changed by the instructions before it. #GP goes to a handler that halts.
+        int[] code = new int[0x120];
+        int[] prog = {
+            0xBE, 0x00, 0x00, 0x01, 0x00,       // mov esi, 0x10000
+            0x31, 0xC0,                         // xor eax, eax
+            // loop (10007):
+            0x83, 0xC0, 0x03,                   // add eax, 3
+            0x8D, 0x5E, 0x01,                   // lea ebx, [esi+1]
+            0x26, 0x8B, 0x16,                   // mov edx, es:[esi]
+            0x81, 0xC6, 0x00, 0x01, 0x00, 0x00, // add esi, 0x100
+            0x39, 0xC6,                         // cmp esi, eax
+            0xEB, 0xED,                         // jmp loop
+        };
+        System.arraycopy(prog, 0, code, 0, prog.length);
+        code[0x100] = 0xF4;                     // handler: hlt
+        Function<TestMachine, TestMachine> setUp = m -> {
+            m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4); // ES: limit 0x1ffff bytes
+            m.gate(13, TestMachine.CODE32, CODE + 0x100, 0xE, 0);
+            CpuState st = m.engine.exportState();
+            m.engine.importState(st.toBuilder().segment(CpuState.ES,
+                    new org.polyvisor.cpu.SegmentRegister(0x40, 0, 0x1FFFF, 0x4093)).build());
+            return m;
+        };
+        TestMachine a = setUp.apply(machine(INTERPRETER, code));
+        TestMachine b = setUp.apply(machine(BT, code));
+        assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
+        assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
+        assertEquals(a.engine.exportState(), b.engine.exportState());
+        assertEquals(a.memory.readDword(0x9000 - 12), b.memory.readDword(0x9000 - 12), "faulting EIP pushed");
+        assertEquals(CODE + 0x0D, a.memory.readDword(0x9000 - 12), "the fault is at the mov");
+        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
+        assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+    }
+}

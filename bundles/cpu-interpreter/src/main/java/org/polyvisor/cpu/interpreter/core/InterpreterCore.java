@@ -1,0 +1,164 @@
+package org.polyvisor.cpu.interpreter.core;
+
+import org.osgi.annotation.versioning.ProviderType;
+import org.polyvisor.cpu.CpuEngine;
+import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.x86.LazyFlags;
+
+/**
+ * An interpreter engine opened up for a translating engine built on top of it. All methods are for
+ * the vCPU thread only. Segment numbers are the x86 encoding (ES=0, CS=1, SS=2, DS=3, FS=4, GS=5),
+ * register numbers too (EAX=0 .. EDI=7).
+ */
+@ProviderType
+public interface InterpreterCore {
+
+    /** Bits of {@link #tlbReadPhys()}/{@link #tlbWritePhys()} entries: the page is MMIO, not RAM. */
+    long TLB_MMIO = 1L << 62;
+    /** Entries in the software TLB (direct mapped by linear page number). */
+    int TLB_SIZE = 256;
+
+    /**
+     * Creates an interpreter for a vCPU.
+     *
+     * @param context the vCPU's context
+     * @return a core whose {@link #engine()} is a complete interpreter engine
+     */
+    static InterpreterCore create(VcpuContext context) {
+        return org.polyvisor.cpu.interpreter.internal.CoreBridge.create(context);
+    }
+
+    /**
+     * The TLB tag of a linear address: compare with {@code tlbReadTag()[tlbIndex(linear)]}.
+     *
+     * @param linear a 32-bit linear address
+     * @param user   whether the access is a user-mode (CPL 3) access
+     * @return the tag
+     */
+    static long tlbKey(long linear, boolean user) {
+        return (linear >>> 12) << 2 | (user ? 2 : 0) | 1;
+    }
+
+    /**
+     * @param linear a 32-bit linear address
+     * @return its slot in the TLB arrays
+     */
+    static int tlbIndex(long linear) {
+        return (int) (linear >>> 12) & (TLB_SIZE - 1);
+    }
+
+    /** @return the interpreter engine: run, state import/export, events, statistics */
+    CpuEngine engine();
+
+    /**
+     * Installs (or removes, with null) the code that may run in place of the interpreter.
+     *
+     * @param runner the runner
+     */
+    void blockRunner(BlockRunner runner);
+
+    /**
+     * Adds instructions retired by translated code that ended in a guest fault (its count could not
+     * be returned by {@link BlockRunner#run}).
+     *
+     * @param n instructions
+     */
+    void addRetired(long n);
+
+    /** @return the eight general registers (live; EAX..EDI) */
+    int[] registers();
+
+    /** @return EIP */
+    int eip();
+
+    /** @param eip the new EIP (no checks) */
+    void setEip(int eip);
+
+    /** @return the lazy arithmetic flags (live) */
+    LazyFlags lazyFlags();
+
+    /**
+     * Records where the instruction about to run starts, so a fault restores EIP and ESP to it.
+     *
+     * @param eip its EIP
+     * @param esp ESP before it
+     */
+    void beginInstruction(int eip, int esp);
+
+    /** @return segment bases by segment number (live) */
+    int[] segmentBases();
+
+    /** @return segment limits by segment number (live) */
+    int[] segmentLimits();
+
+    /** @return per segment, the lowest offset a read may use; empty window when lo > hi (live) */
+    long[] readLow();
+
+    /** @return per segment, the highest offset a read may use (live) */
+    long[] readHigh();
+
+    /** @return per segment, the lowest offset a write may use (live) */
+    long[] writeLow();
+
+    /** @return per segment, the highest offset a write may use (live) */
+    long[] writeHigh();
+
+    /** @return read TLB tags by slot (live; see {@link #tlbKey}) */
+    long[] tlbReadTag();
+
+    /** @return read TLB guest-physical page by slot, with {@link #TLB_MMIO} (live) */
+    long[] tlbReadPhys();
+
+    /** @return write TLB tags by slot (live) */
+    long[] tlbWriteTag();
+
+    /** @return write TLB guest-physical page by slot (live) */
+    long[] tlbWritePhys();
+
+    /** @return the guest's memory */
+    GuestMemory memory();
+
+    /** @return whether code runs with 32-bit default operand and address size */
+    boolean code32();
+
+    /** @return whether the stack segment is 32-bit (ESP, not SP) */
+    boolean stack32();
+
+    /** @return the current privilege level */
+    int cpl();
+
+    /** @return EFLAGS without the arithmetic flags (IF, DF, TF, IOPL, VM, ...) */
+    int systemFlags();
+
+    /**
+     * Reads memory through segmentation and paging, the slow way (MMIO, misses, faults).
+     *
+     * @param seg  segment number
+     * @param off  offset in the segment
+     * @param size 1, 2 or 4
+     * @return the value, zero-extended
+     * @throws org.polyvisor.x86.X86Exception a guest fault
+     */
+    int read(int seg, int off, int size);
+
+    /**
+     * Writes memory through segmentation and paging, the slow way.
+     *
+     * @param seg   segment number
+     * @param off   offset in the segment
+     * @param size  1, 2 or 4
+     * @param value the value (low {@code size} bytes)
+     * @throws org.polyvisor.x86.X86Exception a guest fault
+     */
+    void write(int seg, int off, int size, int value);
+
+    /**
+     * Translates a linear address for an instruction fetch at the current privilege level, filling
+     * the TLB.
+     *
+     * @param linear linear address
+     * @return the guest-physical address, or -1 when it is not RAM or would fault
+     */
+    long codeAddress(long linear);
+}
