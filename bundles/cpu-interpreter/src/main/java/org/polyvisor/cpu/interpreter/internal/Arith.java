@@ -15,8 +15,10 @@ final class Arith {
     /** ADD, OR, ADC, SBB, AND, SUB, XOR, CMP: destination is operand 0. */
     static void alu(Cpu c, Instruction in, Mnemonic m) {
         int size = in.size(0);
-        int a = c.readOp(in, 0);
-        int b = c.readOp(in, 1);
+        // 32-bit register operands (the commonest forms) straight from the register file.
+        boolean regDest = size == 4 && in.kind(0) == Instruction.KIND_REG;
+        int a = regDest ? c.r[in.reg(0)] : c.readOp(in, 0);
+        int b = size == 4 && in.kind(1) == Instruction.KIND_REG ? c.r[in.reg(1)] : c.readOp(in, 1);
         int r;
         LazyFlags f = c.lazy;
         switch (m) {
@@ -55,7 +57,11 @@ final class Arith {
                 return;
             }
         }
-        c.writeOp(in, 0, r);
+        if (regDest) {
+            c.r[in.reg(0)] = r;
+        } else {
+            c.writeOp(in, 0, r);
+        }
     }
 
     static void test(Cpu c, Instruction in) {

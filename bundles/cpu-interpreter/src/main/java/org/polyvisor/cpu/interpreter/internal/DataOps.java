@@ -13,6 +13,10 @@ final class DataOps {
     }
 
     static void mov(Cpu c, Instruction in) {
+        if (in.size(0) == 4 && in.kind(0) == Instruction.KIND_REG) {
+            c.r[in.reg(0)] = c.readOp(in, 1); // the commonest form: a load into a 32-bit register
+            return;
+        }
         c.writeOp(in, 0, c.readOp(in, 1));
     }
 
