@@ -36,7 +36,7 @@ import org.polyvisor.vm.VmStatus;
  * distribution, defined with {@code vm:create --preset linux-i386} and driven through
  * {@code vm:console}. Three guests boot side by side (one boot's wall time on two cores):
  * <ul>
- * <li>{@code linux}: its CPU engine (a fresh interpreter) and its MMU (shadow / slat) are swapped
+ * <li>{@code linux}: its CPU engine (interpreter / binary-translation) and its MMU (shadow / slat) are swapped
  * at seeded random moments during the boot; at the shell, {@code uname -a},
  * {@code cat /proc/cpuinfo} and {@code ls /} answer; {@code reboot -f} resets the VM (Linux pulses
  * the i8042 reset line) and the kernel starts again;</li>
@@ -227,6 +227,7 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
             Random rnd = new Random(seed);
             long until = System.nanoTime() + bootLimit().toNanos();
             String mmu = "shadow";
+            String cpu = "interpreter";
             int cpuSwaps = 0;
             int mmuSwaps = 0;
             boolean cpuNext = rnd.nextBoolean();
@@ -246,10 +247,12 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
                 }
                 int atByte = onLinux.text().length();
                 if (cpuNext) {
-                    String out = executeOk("vm:swap linux --cpu interpreter");
-                    assertTrue(out, out.contains("cpu interpreter -> interpreter"));
+                    String nextCpu = cpu.equals("interpreter") ? "binary-translation" : "interpreter";
+                    String out = executeOk("vm:swap linux --cpu " + nextCpu);
+                    assertTrue(out, out.contains("cpu " + cpu + " -> " + nextCpu));
                     cpuSwaps++;
-                    swaps.add("cpu interpreter -> interpreter after " + atByte + " bytes of output");
+                    swaps.add("cpu " + cpu + " -> " + nextCpu + " after " + atByte + " bytes of output");
+                    cpu = nextCpu;
                 } else {
                     String next = mmu.equals("shadow") ? "slat" : "shadow";
                     String out = executeOk("vm:swap linux --mmu " + next);

@@ -4,6 +4,7 @@ import org.osgi.service.component.annotations.Component;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.CpuStrategy;
 import org.polyvisor.cpu.VcpuContext;
+import org.polyvisor.cpu.interpreter.core.InterpreterCore;
 import org.polyvisor.part.Availability;
 
 /** The binary-translation CPU strategy: runs anywhere, one {@link BtEngine} per vCPU. */
@@ -24,6 +25,12 @@ public class BinaryTranslationStrategy implements CpuStrategy {
     @Override
     public Availability availability() {
         return Availability.yes();
+    }
+
+    /** The CPU models the interpreter core presents: CPUID and the MSRs run there. */
+    @Override
+    public Availability acceptsCpuModel(String model) {
+        return InterpreterCore.acceptsCpuModel(model);
     }
 
     @Override

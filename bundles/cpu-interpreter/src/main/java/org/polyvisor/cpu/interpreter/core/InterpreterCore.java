@@ -30,6 +30,18 @@ public interface InterpreterCore {
     }
 
     /**
+     * Whether a core can present a CPU model ({@link VcpuContext#cpuModel()}): the interpreter's own
+     * answer, since the core executes CPUID and the MSRs.
+     *
+     * @param model a CPU model description, empty for the default
+     * @return yes, or no with the reason
+     * @since 1.1
+     */
+    static org.polyvisor.part.Availability acceptsCpuModel(String model) {
+        return new org.polyvisor.cpu.interpreter.internal.InterpreterStrategy().acceptsCpuModel(model);
+    }
+
+    /**
      * The TLB tag of a linear address: compare with {@code tlbReadTag()[tlbIndex(linear)]}.
      *
      * @param linear a 32-bit linear address

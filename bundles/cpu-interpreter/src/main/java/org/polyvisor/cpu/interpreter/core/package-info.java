@@ -9,7 +9,9 @@
  *
  * <p>The arrays handed out are the live state, for speed: a user must keep the invariants stated on
  * each accessor, and must only touch them on the vCPU thread.
+ *
+ * <p>1.1: {@link org.polyvisor.cpu.interpreter.core.InterpreterCore#acceptsCpuModel}.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package org.polyvisor.cpu.interpreter.core;
