@@ -69,7 +69,24 @@ public final class RunGuest {
      */
     public static Result run(VmConfig config, Duration limit, PrintStream consoleOut)
             throws IOException, InterruptedException {
-        return run(config, limit, consoleOut, null, null);
+        return run(config, limit, consoleOut, null, null, null);
+    }
+
+    /**
+     * Runs a guest until it stops, the time is up, or its console shows a text.
+     *
+     * @param config     the VM (its parts must be on the class path)
+     * @param limit      longest run
+     * @param consoleOut where to copy the console as it is produced, or null
+     * @param logOut     where to copy the VM log as it is produced, or null
+     * @param until      end the run as soon as the console output contains this, or null
+     * @return what happened
+     * @throws IOException          if the parts cannot be loaded
+     * @throws InterruptedException if interrupted
+     */
+    public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, PrintStream logOut,
+            String until) throws IOException, InterruptedException {
+        return run(config, limit, consoleOut, logOut, until, null);
     }
 
     /**
@@ -82,12 +99,14 @@ public final class RunGuest {
      * @param logOut     where to copy the VM log as it is produced, or null
      * @param until      end the run as soon as the console output contains this, or null; the
      *                   result's wall time is then the time from start to that moment
+     * @param type       if not null, typed on the console (a newline added) once {@code until}
+     *                   shows, and the run goes on until the VM stops or the time is up
      * @return what happened
      * @throws IOException          if the parts cannot be loaded
      * @throws InterruptedException if interrupted
      */
     public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, PrintStream logOut,
-            String until)
+            String until, String type)
             throws IOException, InterruptedException {
         VmManagerImpl manager = new VmManagerImpl();
         try {
@@ -114,6 +133,11 @@ public final class RunGuest {
                         && !new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1).contains(until));
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - t0);
+            if (type != null && until != null && st.state() == VmState.RUNNING && System.nanoTime() < t0 + limit.toNanos()) {
+                vm.console().send((type + "\n").getBytes(StandardCharsets.ISO_8859_1));
+                long left = t0 + limit.toNanos() - System.nanoTime();
+                st = vm.awaitState(Duration.ofNanos(Math.max(0, left)), VmState.STOPPED, VmState.CRASHED);
+            }
             if (st.state() == VmState.RUNNING) {
                 vm.pause();
                 st = vm.status();
@@ -178,6 +202,7 @@ public final class RunGuest {
         boolean stats = false;
         String firmware = null;
         String until = null;
+        String type = null;
         List<String> rest = new ArrayList<>(List.of(args));
         try {
             while (!rest.isEmpty()) {
@@ -201,6 +226,7 @@ public final class RunGuest {
                         b.option(kv.substring(0, eq), kv.substring(eq + 1));
                     }
                     case "--until" -> until = value(rest, a);
+                    case "--type" -> type = value(rest, a);
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
@@ -227,7 +253,7 @@ public final class RunGuest {
         Result r;
         try {
             r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out, log ? System.err : null,
-                    until);
+                    until, type);
         } catch (VmException e) {
             System.err.println("run-guest: " + e.getMessage());
             System.exit(64);
