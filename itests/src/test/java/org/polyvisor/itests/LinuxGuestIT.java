@@ -305,9 +305,12 @@ public class LinuxGuestIT extends PolyvisorTestSupport {
             executeOk("vm:stop linux");
 
             // ---- poweroff: Linux halts (no ACPI/APM to switch off), the VM stops and says why
+            int refBefore = onRef.text().length();
             executeWithInput("vm:console --tail 0 --timeout 120 --until \"System halted\" linux-ref", "poweroff -f\n");
+            awaitText(ref, onRef, refBefore, "System halted", Duration.ofMinutes(3));
             VmStatus off = ref.awaitState(Duration.ofMinutes(2), VmState.STOPPED);
-            assertEquals(off.describe(), VmState.STOPPED, off.state());
+            assertEquals(off.describe() + "\n" + execute("vm:stats --no-format linux-ref") + "\n"
+                    + tail(onRef.text().substring(refBefore)), VmState.STOPPED, off.state());
             assertTrue(off.describe(), off.detail().contains("halted every vCPU with interrupts disabled"));
             assertTrue(off.describe(), off.detail().contains("reboot: System halted"));
 

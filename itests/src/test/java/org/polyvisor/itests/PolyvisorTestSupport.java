@@ -121,7 +121,11 @@ public abstract class PolyvisorTestSupport {
     protected String executeWithInput(String command, String typed) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        Session session = sessionFactory.create(new ByteArrayInputStream(typed.getBytes(StandardCharsets.UTF_8)), out, out);
+        // As a person at a terminal: the keys, then no end of input until the command is done. A
+        // stream at its end at once lets the session's terminal close its input before the command
+        // has read the keys, and they are lost.
+        TypedKeys keys = new TypedKeys(typed.getBytes(StandardCharsets.UTF_8));
+        Session session = sessionFactory.create(keys, out, out);
         try {
             // as the admin user an SSH login has: Karaf's command ACLs hide bundle:install and
             // the like from sessions without that role
@@ -135,6 +139,7 @@ public abstract class PolyvisorTestSupport {
         } catch (Exception e) {
             out.println("ERROR: " + e.getMessage());
         } finally {
+            keys.end();
             session.close();
         }
         String text = bytes.toString(StandardCharsets.UTF_8);
@@ -255,5 +260,52 @@ public abstract class PolyvisorTestSupport {
      */
     protected static String guest(String rom) {
         return new File(System.getProperty("karaf.home"), "guests/" + rom).getAbsolutePath();
+    }
+
+    /** Typed keys, then a keyboard that stays open (reads wait) until {@link #end()}. */
+    static final class TypedKeys extends java.io.InputStream {
+        private final ByteArrayInputStream keys;
+        private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
+
+        TypedKeys(byte[] typed) {
+            keys = new ByteArrayInputStream(typed);
+        }
+
+        void end() {
+            ended.countDown();
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            int n = keys.read(b, off, len);
+            if (n > 0) {
+                return n;
+            }
+            try {
+                ended.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return -1;
+        }
+
+        @Override
+        public int available() {
+            return keys.available();
+        }
+
+        @Override
+        public void close() {
+            end();
+        }
     }
 }
