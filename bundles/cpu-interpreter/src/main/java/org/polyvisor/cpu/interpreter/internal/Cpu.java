@@ -134,6 +134,14 @@ final class Cpu implements CodeFetcher {
     private long fetchKey;
     private long fetchPhysPage;
     private CodeCache.Page fetchPage;
+    /**
+     * The fetch window (see {@link #fetch()}): EIP {@code fetchIpBase} is offset 0 of
+     * {@link #fetchPage}; the {@code fetchIpCount} EIPs from {@code fetchIpLow} on may be served
+     * from it. Closed (count 0) whenever the fetch page, CS, CPL or the TLB change.
+     */
+    private int fetchIpBase;
+    private int fetchIpLow;
+    private int fetchIpCount;
     /** Slow-path fetch state (used while decoding). */
     private long fetchLinear;
     private boolean fetchUncacheable;
@@ -330,6 +338,7 @@ final class Cpu implements CodeFetcher {
         writeHi[seg] = writable ? hi : 0;
         if (seg == CS) {
             code32 = pe && !v86() && (attr & SegmentRegister.DB) != 0;
+            fetchIpCount = 0; // base or limit may have changed: the fetch window no longer holds
         } else if (seg == SS) {
             stack32 = (attr & SegmentRegister.DB) != 0;
         }
@@ -446,7 +455,7 @@ final class Cpu implements CodeFetcher {
     void setCpl(int newCpl) {
         if (newCpl != cpl) {
             cpl = newCpl;
-            fetchKey = 0;
+            invalidateFetch();
         }
     }
 
@@ -592,7 +601,7 @@ final class Cpu implements CodeFetcher {
 
     void flushTlb() {
         tlb.flush();
-        fetchKey = 0;
+        invalidateFetch();
     }
 
     void updatePagingMode() {
@@ -603,7 +612,7 @@ final class Cpu implements CodeFetcher {
         if (old != null && p && (cr4 & ControlRegisters.CR4_PGE) != 0 && old.cr0() == pagingMode.cr0()
                 && old.cr4() == pagingMode.cr4() && old.efer() == pagingMode.efer()) {
             tlb.flushNonGlobal(); // only CR3 changed: global pages stay
-            fetchKey = 0;
+            invalidateFetch();
         } else {
             flushTlb();
         }
@@ -749,9 +758,24 @@ final class Cpu implements CodeFetcher {
     // Instruction fetch
     // =====================================================================================
 
-    /** Returns the decoded instruction at CS:EIP, from the cache when possible. */
+    /**
+     * Returns the decoded instruction at CS:EIP, from the cache when possible. The fast path serves
+     * EIPs inside the fetch window: the code page last looked up, as far as the CS limit allows,
+     * so a hit needs neither the linear address nor the TLB.
+     */
     Instruction fetch() {
         int ip = eip;
+        if (Integer.compareUnsigned(ip - fetchIpLow, fetchIpCount) < 0) {
+            Instruction in = fetchPage.slots[ip - fetchIpBase];
+            if (in != null && in.default32() == code32
+                    && Integer.compareUnsigned(ip + in.length() - 1 - fetchIpLow, fetchIpCount) < 0) {
+                return in;
+            }
+        }
+        return fetchSlow(ip);
+    }
+
+    private Instruction fetchSlow(int ip) {
         long linear = (segBase[CS] + (ip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
         boolean user = cpl == 3;
         long key = Tlb.key(linear, user);
@@ -759,6 +783,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
+            fetchIpCount = 0;
             long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
@@ -767,13 +792,13 @@ final class Cpu implements CodeFetcher {
         }
         int offset = (int) linear & 0xFFF;
         if (page != null) {
+            openFetchWindow(ip, offset);
             Instruction in = page.slots[offset];
             if (in != null && in.default32() == code32) {
                 if (Integer.compareUnsigned(ip + in.length() - 1, segLimit[CS]) > 0
                         || Integer.compareUnsigned(ip, segLimit[CS]) > 0) {
                     throw X86Exception.generalProtection(0);
                 }
-                codeCache.hits++;
                 return in;
             }
         }
@@ -782,10 +807,25 @@ final class Cpu implements CodeFetcher {
         fetchUncacheable = page == null;
         Instruction in = page == null ? scratch : new Instruction();
         Decoder.decode(this, code32, in);
+        in.tag(Executor.form(in));
         if (!fetchUncacheable) {
             page.put(offset, in);
         }
         return in;
+    }
+
+    /**
+     * Opens the fetch window on the current code page: the EIPs from the one at the page start
+     * (or offset 0 of CS, when the page starts below it) up to the page end or the CS limit,
+     * whichever comes first. Only offsets that cannot wrap around 4 GiB are in it.
+     */
+    private void openFetchWindow(int ip, int offset) {
+        long base = (ip & 0xFFFF_FFFFL) - offset;
+        long low = Math.max(base, 0);
+        long high = Math.min(base + 4095, segLimit[CS] & 0xFFFF_FFFFL);
+        fetchIpBase = (int) base;
+        fetchIpLow = (int) low;
+        fetchIpCount = high < low ? 0 : (int) (high - low + 1);
     }
 
     /** {@link CodeFetcher} for the decoder: one byte at CS:EIP+offset, with limit and paging checks. */
@@ -809,5 +849,6 @@ final class Cpu implements CodeFetcher {
 
     void invalidateFetch() {
         fetchKey = 0;
+        fetchIpCount = 0;
     }
 }

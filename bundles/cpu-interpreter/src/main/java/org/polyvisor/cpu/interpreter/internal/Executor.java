@@ -16,17 +16,102 @@ final class Executor {
     private Executor() {
     }
 
+    // Forms: the tag (Instruction#tag) the fetch attaches to each decode, so the commonest forms
+    // are told apart by one int switch, without looking at the operands again.
+    /** Anything without a form of its own: dispatched by mnemonic. */
+    static final int FORM_OTHER = 1;
+    static final int FORM_JCC = 2;
+    static final int FORM_INC_R32 = 3;
+    static final int FORM_DEC_R32 = 4;
+    static final int FORM_INC_M32 = 5;
+    static final int FORM_DEC_M32 = 6;
+    static final int FORM_MOV_R32_R32 = 7;
+    static final int FORM_MOV_R32_IMM = 8;
+    static final int FORM_MOV_R32_M32 = 9;
+    static final int FORM_MOV_M32_R32 = 10;
+    static final int FORM_JMP_REL = 11;
+    /** 32-bit ALU operation with two register operands: FORM_ALU_RR + the operation (ADD 0 .. CMP 7). */
+    static final int FORM_ALU_RR = 16;
+    /** 32-bit ALU operation of a register and an immediate: FORM_ALU_RI + the operation. */
+    static final int FORM_ALU_RI = 24;
+
+    /** The form of a decoded instruction (its tag), chosen once when it is decoded. */
+    static int form(Instruction in) {
+        Mnemonic m = in.mnemonic();
+        boolean r32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_REG;
+        boolean m32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_MEM;
+        switch (m) {
+            case JCC:
+                return FORM_JCC;
+            case JMP:
+                return in.kind(0) == Instruction.KIND_IMM ? FORM_JMP_REL : FORM_OTHER;
+            case INC:
+                return r32 ? FORM_INC_R32 : m32 ? FORM_INC_M32 : FORM_OTHER;
+            case DEC:
+                return r32 ? FORM_DEC_R32 : m32 ? FORM_DEC_M32 : FORM_OTHER;
+            case MOV:
+                if (r32 && in.kind(1) == Instruction.KIND_REG) {
+                    return FORM_MOV_R32_R32;
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_IMM && in.reg(1) == 0) {
+                    return FORM_MOV_R32_IMM;
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_MEM && in.size(1) == 4) {
+                    return FORM_MOV_R32_M32;
+                }
+                if (m32 && in.kind(1) == Instruction.KIND_REG && in.size(1) == 4) {
+                    return FORM_MOV_M32_R32;
+                }
+                return FORM_OTHER;
+            case ADD, OR, AND, SUB, XOR, CMP:
+                if (r32 && in.kind(1) == Instruction.KIND_REG && in.size(1) == 4) {
+                    return FORM_ALU_RR + aluIndex(m);
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_IMM && in.reg(1) == 0) {
+                    return FORM_ALU_RI + aluIndex(m);
+                }
+                return FORM_OTHER;
+            default:
+                return FORM_OTHER;
+        }
+    }
+
+    private static int aluIndex(Mnemonic m) {
+        return switch (m) {
+            case ADD -> 0;
+            case OR -> 1;
+            case AND -> 4;
+            case SUB -> 5;
+            case XOR -> 6;
+            default -> 7; // CMP
+        };
+    }
+
     static void execute(Cpu c, Instruction in) {
         // The commonest forms first, in a method small enough for the JIT to inline into the
-        // instruction loop (with its callees); everything else in executeOther.
-        Mnemonic m = in.mnemonic();
-        switch (m) {
-            case JCC -> Control.jcc(c, in);
-            case DEC -> Arith.incDec(c, in, false);
-            case INC -> Arith.incDec(c, in, true);
-            case MOV -> DataOps.mov(c, in);
-            case ADD, OR, ADC, SBB, AND, SUB, XOR, CMP -> Arith.alu(c, in, m);
-            default -> executeOther(c, in, m);
+        // instruction loop (with their callees); the other forms in executeForm, the rest by mnemonic.
+        switch (in.tag()) {
+            case FORM_JCC -> Control.jcc(c, in);
+            case FORM_DEC_R32 -> Arith.decR32(c, in.reg(0));
+            case FORM_INC_R32 -> Arith.incR32(c, in.reg(0));
+            case FORM_MOV_R32_R32 -> c.r[in.reg(0)] = c.r[in.reg(1)];
+            case FORM_MOV_R32_IMM -> c.r[in.reg(0)] = in.imm();
+            case FORM_MOV_R32_M32 -> c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
+            case FORM_MOV_M32_R32 -> c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
+            default -> executeForm(c, in, in.tag());
+        }
+    }
+
+    private static void executeForm(Cpu c, Instruction in, int form) {
+        if (form >= FORM_ALU_RR) {
+            Arith.alu32(c, in.reg(0), form < FORM_ALU_RI ? c.r[in.reg(1)] : in.imm(), form & 7);
+            return;
+        }
+        switch (form) {
+            case FORM_INC_M32 -> Arith.incDecM32(c, in, true);
+            case FORM_DEC_M32 -> Arith.incDecM32(c, in, false);
+            case FORM_JMP_REL -> Control.jmp(c, in);
+            default -> executeOther(c, in, in.mnemonic());
         }
     }
 

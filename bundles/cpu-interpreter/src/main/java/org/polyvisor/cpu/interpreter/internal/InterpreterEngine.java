@@ -116,7 +116,10 @@ final class InterpreterEngine implements CpuEngine {
     /** The instruction loop: at most {@code chunk} instructions (or event deliveries). */
     private int execute(int chunk) {
         final Cpu c = this.c;
+        final org.polyvisor.cpu.interpreter.core.BlockRunner runner = this.runner;
+        final long decodesBefore = c.codeCache.decodes;
         int n = 0;
+        int fetches = 0;
         while (n < chunk) {
             if (c.shadow == 0 && (c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
                 int vector = c.interrupts.acknowledge();
@@ -138,6 +141,7 @@ final class InterpreterEngine implements CpuEngine {
                     n += ran - 1;
                 } else {
                     Instruction in = c.fetch();
+                    fetches++;
                     c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
                     Executor.execute(c, in);
                     // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
@@ -158,6 +162,8 @@ final class InterpreterEngine implements CpuEngine {
             }
         }
         retired += n;
+        // every fetch that did not decode was served by the decoded-instruction cache
+        c.codeCache.hits += fetches - (c.codeCache.decodes - decodesBefore);
         return n;
     }
 
