@@ -37,6 +37,18 @@ final class Control {
         }
     }
 
+    /** Jcc with the next instruction at {@code next}: returns the new EIP (the target when taken). */
+    static int jcc(Cpu c, Instruction in, int next) {
+        if (!c.lazy.condition(in.condition())) {
+            return next;
+        }
+        int target = (next + in.imm()) & ipMask(in);
+        if (Integer.compareUnsigned(target, c.segLimit[Cpu.CS]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        return target;
+    }
+
     static void jcc(Cpu c, Instruction in) {
         if (c.lazy.condition(in.condition())) {
             jumpNear(c, relativeTarget(c, in));

@@ -135,12 +135,14 @@ final class Cpu implements CodeFetcher {
     private long fetchPhysPage;
     private CodeCache.Page fetchPage;
     /**
-     * The fetch window (see {@link #fetch()}): EIP {@code fetchIpBase} is offset 0 of
-     * {@link #fetchPage}; the {@code fetchIpCount} EIPs from {@code fetchIpLow} on may be served
-     * from it. Closed (count 0) whenever the fetch page, CS, CPL or the TLB change.
+     * The fetch window (see {@link #fetchAt(int)}): EIP {@code fetchIpBase + d} is offset {@code d} of
+     * the fetch page, whose decodes for the current code size are {@code fetchSlots}; an
+     * instruction whose last byte is below {@code fetchIpBase + fetchIpCount} may be served from
+     * it. Closed (no slots) whenever the fetch page, CS, CPL or the TLB change.
      */
+    private Instruction[] fetchSlots = NO_SLOTS;
+    private static final Instruction[] NO_SLOTS = new Instruction[0];
     private int fetchIpBase;
-    private int fetchIpLow;
     private int fetchIpCount;
     /** Slow-path fetch state (used while decoding). */
     private long fetchLinear;
@@ -338,7 +340,7 @@ final class Cpu implements CodeFetcher {
         writeHi[seg] = writable ? hi : 0;
         if (seg == CS) {
             code32 = pe && !v86() && (attr & SegmentRegister.DB) != 0;
-            fetchIpCount = 0; // base or limit may have changed: the fetch window no longer holds
+            closeFetchWindow(); // base, limit or code size may have changed
         } else if (seg == SS) {
             stack32 = (attr & SegmentRegister.DB) != 0;
         }
@@ -763,12 +765,12 @@ final class Cpu implements CodeFetcher {
      * EIPs inside the fetch window: the code page last looked up, as far as the CS limit allows,
      * so a hit needs neither the linear address nor the TLB.
      */
-    Instruction fetch() {
-        int ip = eip;
-        if (Integer.compareUnsigned(ip - fetchIpLow, fetchIpCount) < 0) {
-            Instruction in = fetchPage.slots[ip - fetchIpBase];
-            if (in != null && in.default32() == code32
-                    && Integer.compareUnsigned(ip + in.length() - 1 - fetchIpLow, fetchIpCount) < 0) {
+    Instruction fetchAt(int ip) {
+        int d = ip - fetchIpBase;
+        Instruction[] slots = fetchSlots;
+        if (d >= 0 && d < slots.length) {
+            Instruction in = slots[d];
+            if (in != null && Integer.compareUnsigned(d + in.length() - 1, fetchIpCount) < 0) {
                 return in;
             }
         }
@@ -783,7 +785,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
-            fetchIpCount = 0;
+            invalidateFetch();
             long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
@@ -792,9 +794,10 @@ final class Cpu implements CodeFetcher {
         }
         int offset = (int) linear & 0xFFF;
         if (page != null) {
-            openFetchWindow(ip, offset);
-            Instruction in = page.slots[offset];
-            if (in != null && in.default32() == code32) {
+            Instruction[] slots = page.slots(code32);
+            openFetchWindow(ip, offset, slots);
+            Instruction in = slots[offset];
+            if (in != null) {
                 if (Integer.compareUnsigned(ip + in.length() - 1, segLimit[CS]) > 0
                         || Integer.compareUnsigned(ip, segLimit[CS]) > 0) {
                     throw X86Exception.generalProtection(0);
@@ -815,17 +818,20 @@ final class Cpu implements CodeFetcher {
     }
 
     /**
-     * Opens the fetch window on the current code page: the EIPs from the one at the page start
-     * (or offset 0 of CS, when the page starts below it) up to the page end or the CS limit,
-     * whichever comes first. Only offsets that cannot wrap around 4 GiB are in it.
+     * Opens the fetch window on the current code page, for the current code size: the EIPs from the
+     * one at the page start up to the page end or the CS limit, whichever comes first. A page that
+     * starts below offset 0 of CS, or whose EIPs would wrap around 4 GiB, gets no window (its
+     * fetches all take the slow path).
      */
-    private void openFetchWindow(int ip, int offset) {
+    private void openFetchWindow(int ip, int offset, Instruction[] slots) {
         long base = (ip & 0xFFFF_FFFFL) - offset;
-        long low = Math.max(base, 0);
         long high = Math.min(base + 4095, segLimit[CS] & 0xFFFF_FFFFL);
+        if (base < 0 || high < base) {
+            return;
+        }
         fetchIpBase = (int) base;
-        fetchIpLow = (int) low;
-        fetchIpCount = high < low ? 0 : (int) (high - low + 1);
+        fetchIpCount = (int) (high - base + 1);
+        fetchSlots = slots;
     }
 
     /** {@link CodeFetcher} for the decoder: one byte at CS:EIP+offset, with limit and paging checks. */
@@ -849,6 +855,11 @@ final class Cpu implements CodeFetcher {
 
     void invalidateFetch() {
         fetchKey = 0;
+        closeFetchWindow();
+    }
+
+    private void closeFetchWindow() {
+        fetchSlots = NO_SLOTS;
         fetchIpCount = 0;
     }
 }

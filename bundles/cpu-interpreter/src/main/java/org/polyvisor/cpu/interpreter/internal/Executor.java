@@ -87,18 +87,39 @@ final class Executor {
         };
     }
 
-    static void execute(Cpu c, Instruction in) {
+    /**
+     * Executes an instruction whose successor starts at {@code next}, and returns the EIP after it
+     * (also in {@code c.eip} unless it is {@code next} and the form is one of the fast ones: the
+     * instruction loop stores it), so the loop can keep EIP in a register.
+     */
+    static int execute(Cpu c, Instruction in, int next) {
         // The commonest forms first, in a method small enough for the JIT to inline into the
         // instruction loop (with their callees); the other forms in executeForm, the rest by mnemonic.
         switch (in.tag()) {
-            case FORM_JCC -> Control.jcc(c, in);
-            case FORM_DEC_R32 -> Arith.decR32(c, in.reg(0));
-            case FORM_INC_R32 -> Arith.incR32(c, in.reg(0));
-            case FORM_MOV_R32_R32 -> c.r[in.reg(0)] = c.r[in.reg(1)];
-            case FORM_MOV_R32_IMM -> c.r[in.reg(0)] = in.imm();
-            case FORM_MOV_R32_M32 -> c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
-            case FORM_MOV_M32_R32 -> c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
-            default -> executeForm(c, in, in.tag());
+            case FORM_JCC:
+                return Control.jcc(c, in, next);
+            case FORM_DEC_R32:
+                Arith.decR32(c, in.reg(0));
+                return next;
+            case FORM_INC_R32:
+                Arith.incR32(c, in.reg(0));
+                return next;
+            case FORM_MOV_R32_R32:
+                c.r[in.reg(0)] = c.r[in.reg(1)];
+                return next;
+            case FORM_MOV_R32_IMM:
+                c.r[in.reg(0)] = in.imm();
+                return next;
+            case FORM_MOV_R32_M32:
+                c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
+                return next;
+            case FORM_MOV_M32_R32:
+                c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
+                return next;
+            default:
+                c.eip = next;
+                executeForm(c, in, in.tag());
+                return c.eip;
         }
     }
 

@@ -120,18 +120,23 @@ final class InterpreterEngine implements CpuEngine {
         final long decodesBefore = c.codeCache.decodes;
         int n = 0;
         int fetches = 0;
+        // EIP lives in a register across instructions (c.eip is stored after each one and re-read
+        // after anything else may have changed it), which keeps the memory round trip of the field
+        // off the chain from one instruction to the next.
+        int ip = c.eip;
         while (n < chunk) {
             if (c.shadow == 0 && (c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
                 int vector = c.interrupts.acknowledge();
                 if (vector >= 0) {
-                    c.startEip = c.eip;
+                    c.startEip = ip;
                     c.startEsp = c.r[Cpu.ESP];
                     Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
+                    ip = c.eip;
                     n++;
                     continue;
                 }
             }
-            c.startEip = c.eip;
+            c.startEip = ip;
             c.startEsp = c.r[Cpu.ESP];
             int trap = c.flags & Eflags.TF;
             c.shadow = 0;
@@ -139,15 +144,18 @@ final class InterpreterEngine implements CpuEngine {
                 int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
                 if (ran > 0) {
                     n += ran - 1;
+                    ip = c.eip;
                 } else {
-                    Instruction in = c.fetch();
+                    Instruction in = c.fetchAt(ip);
                     fetches++;
-                    c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
-                    Executor.execute(c, in);
+                    int next = ip + in.length();
+                    ip = Executor.execute(c, in, c.code32 ? next : next & 0xFFFF);
+                    c.eip = ip;
                     // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
                     if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
                         c.dr[6] |= 0x4000; // DR6.BS: single step
                         Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                        ip = c.eip;
                     }
                 }
             } catch (X86Exception e) {
@@ -155,6 +163,7 @@ final class InterpreterEngine implements CpuEngine {
                 c.r[Cpu.ESP] = c.startEsp;
                 c.shadow = 0;
                 Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
+                ip = c.eip;
             }
             n++;
             if (c.stop) {
