@@ -16,8 +16,8 @@ final class Executor {
     private Executor() {
     }
 
-    // Forms: the tag (Instruction#tag) the fetch attaches to each decode, so the commonest forms
-    // are told apart by one int switch, without looking at the operands again.
+    // Forms: the tag (Instruction#tag) the fetch attaches to each decode, so the instruction loop
+    // tells the commonest forms apart by one int switch, without looking at the operands again.
     /** Anything without a form of its own: dispatched by mnemonic. */
     static final int FORM_OTHER = 1;
     static final int FORM_JCC = 2;
@@ -88,52 +88,14 @@ final class Executor {
     }
 
     /**
-     * Executes an instruction whose successor starts at {@code next}, and returns the EIP after it
-     * (also in {@code c.eip} unless it is {@code next} and the form is one of the fast ones: the
-     * instruction loop stores it), so the loop can keep EIP in a register.
+     * Executes an instruction whose successor starts at {@code next}, by mnemonic, and returns the
+     * EIP after it. The instruction loop runs the forms above itself (inlined: this switch is too
+     * big for the JIT to inline there) and comes here for everything else.
      */
     static int execute(Cpu c, Instruction in, int next) {
-        // The commonest forms first, in a method small enough for the JIT to inline into the
-        // instruction loop (with their callees); the other forms in executeForm, the rest by mnemonic.
-        switch (in.tag()) {
-            case FORM_JCC:
-                return Control.jcc(c, in, next);
-            case FORM_DEC_R32:
-                Arith.decR32(c, in.reg(0));
-                return next;
-            case FORM_INC_R32:
-                Arith.incR32(c, in.reg(0));
-                return next;
-            case FORM_MOV_R32_R32:
-                c.r[in.reg(0)] = c.r[in.reg(1)];
-                return next;
-            case FORM_MOV_R32_IMM:
-                c.r[in.reg(0)] = in.imm();
-                return next;
-            case FORM_MOV_R32_M32:
-                c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
-                return next;
-            case FORM_MOV_M32_R32:
-                c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
-                return next;
-            default:
-                c.eip = next;
-                executeForm(c, in, in.tag());
-                return c.eip;
-        }
-    }
-
-    private static void executeForm(Cpu c, Instruction in, int form) {
-        if (form >= FORM_ALU_RR) {
-            Arith.alu32(c, in.reg(0), form < FORM_ALU_RI ? c.r[in.reg(1)] : in.imm(), form & 7);
-            return;
-        }
-        switch (form) {
-            case FORM_INC_M32 -> Arith.incDecM32(c, in, true);
-            case FORM_DEC_M32 -> Arith.incDecM32(c, in, false);
-            case FORM_JMP_REL -> Control.jmp(c, in);
-            default -> executeOther(c, in, in.mnemonic());
-        }
+        c.eip = next;
+        executeOther(c, in, in.mnemonic());
+        return c.eip;
     }
 
     private static void executeOther(Cpu c, Instruction in, Mnemonic m) {

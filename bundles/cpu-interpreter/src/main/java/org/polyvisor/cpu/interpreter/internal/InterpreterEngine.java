@@ -149,7 +149,63 @@ final class InterpreterEngine implements CpuEngine {
                     Instruction in = c.fetchAt(ip);
                     fetches++;
                     int next = ip + in.length();
-                    ip = Executor.execute(c, in, c.code32 ? next : next & 0xFFFF);
+                    if (!c.code32) {
+                        next &= 0xFFFF;
+                    }
+                    // The commonest forms (Executor#form) run here, inlined into the loop by the JIT;
+                    // the rest by mnemonic.
+                    switch (in.tag()) {
+                        case Executor.FORM_JCC:
+                            ip = Control.jcc(c, in, next);
+                            break;
+                        case Executor.FORM_DEC_R32:
+                            Arith.decR32(c, in.reg(0));
+                            ip = next;
+                            break;
+                        case Executor.FORM_INC_R32:
+                            Arith.incR32(c, in.reg(0));
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_R32:
+                            c.r[in.reg(0)] = c.r[in.reg(1)];
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_IMM:
+                            c.r[in.reg(0)] = in.imm();
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_M32:
+                            c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_M32_R32:
+                            c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
+                            ip = next;
+                            break;
+                        case Executor.FORM_INC_M32:
+                            Arith.incDecM32(c, in, true);
+                            ip = next;
+                            break;
+                        case Executor.FORM_DEC_M32:
+                            Arith.incDecM32(c, in, false);
+                            ip = next;
+                            break;
+                        case Executor.FORM_JMP_REL:
+                            ip = Control.jmpRelative(c, in, next);
+                            break;
+                        case Executor.FORM_ALU_RR, Executor.FORM_ALU_RR + 1, Executor.FORM_ALU_RR + 4, Executor.FORM_ALU_RR + 5,
+                                Executor.FORM_ALU_RR + 6, Executor.FORM_ALU_RR + 7:
+                            Arith.alu32(c, in.reg(0), c.r[in.reg(1)], in.tag() & 7);
+                            ip = next;
+                            break;
+                        case Executor.FORM_ALU_RI, Executor.FORM_ALU_RI + 1, Executor.FORM_ALU_RI + 4, Executor.FORM_ALU_RI + 5,
+                                Executor.FORM_ALU_RI + 6, Executor.FORM_ALU_RI + 7:
+                            Arith.alu32(c, in.reg(0), in.imm(), in.tag() & 7);
+                            ip = next;
+                            break;
+                        default:
+                            ip = Executor.execute(c, in, next);
+                    }
                     c.eip = ip;
                     // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
                     if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
