@@ -111,6 +111,14 @@ final class Cpu implements CodeFetcher {
     ActivityState activity = ActivityState.ACTIVE;
     /** Interrupt shadow in effect for the next instruction boundary (CpuState.SHADOW_* bits). */
     int shadow;
+    /**
+     * The interrupt controller must be asked at the next instruction boundary without a shadow.
+     * Cleared there; set again by whatever may make an interrupt deliverable from this thread:
+     * every instruction without a fast form (port I/O, STI, POPF, IRET, WRMSR, ...), an MMIO access,
+     * any event delivery, and every chunk of the instruction loop, which bounds how long one that
+     * arrives from another thread waits (its controller also kicks the vCPU).
+     */
+    boolean pollIrq = true;
     boolean nmiBlocked;
     boolean nmiPending;
     /** Task switches committed (see {@link TaskSwitch}). */
@@ -689,6 +697,7 @@ final class Cpu implements CodeFetcher {
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             mmioAccesses++;
+            pollIrq = true; // e.g. a local APIC register
             return (int) mmio.read(phys, size);
         }
         switch (size) {
@@ -740,6 +749,7 @@ final class Cpu implements CodeFetcher {
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             mmioAccesses++;
+            pollIrq = true; // e.g. an EOI or a self-IPI through the local APIC
             mmio.write(phys, size, v & 0xFFFF_FFFFL & (size == 4 ? -1L : (1L << (size * 8)) - 1));
             return;
         }

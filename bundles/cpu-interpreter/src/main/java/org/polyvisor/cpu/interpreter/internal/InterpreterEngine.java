@@ -124,16 +124,23 @@ final class InterpreterEngine implements CpuEngine {
         // after anything else may have changed it), which keeps the memory round trip of the field
         // off the chain from one instruction to the next.
         int ip = c.eip;
+        c.pollIrq = true;
         while (n < chunk) {
-            if (c.shadow == 0 && (c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
-                int vector = c.interrupts.acknowledge();
-                if (vector >= 0) {
-                    c.startEip = ip;
-                    c.startEsp = c.r[Cpu.ESP];
-                    Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
-                    ip = c.eip;
-                    n++;
-                    continue;
+            // The controller is asked only when something may have changed (Cpu#pollIrq) and no
+            // interrupt shadow holds at this boundary; IF=0 keeps it from delivering.
+            if (c.pollIrq && c.shadow == 0) {
+                c.pollIrq = false;
+                if ((c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
+                    int vector = c.interrupts.acknowledge();
+                    if (vector >= 0) {
+                        c.startEip = ip;
+                        c.startEsp = c.r[Cpu.ESP];
+                        Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
+                        c.pollIrq = true;
+                        ip = c.eip;
+                        n++;
+                        continue;
+                    }
                 }
             }
             c.startEip = ip;
@@ -144,6 +151,7 @@ final class InterpreterEngine implements CpuEngine {
                 int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
                 if (ran > 0) {
                     n += ran - 1;
+                    c.pollIrq = true;
                     ip = c.eip;
                 } else {
                     Instruction in = c.fetchAt(ip);
@@ -205,12 +213,14 @@ final class InterpreterEngine implements CpuEngine {
                             break;
                         default:
                             ip = Executor.execute(c, in, next);
+                            c.pollIrq = true;
                     }
                     c.eip = ip;
                     // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
                     if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
                         c.dr[6] |= 0x4000; // DR6.BS: single step
                         Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                        c.pollIrq = true;
                         ip = c.eip;
                     }
                 }
@@ -219,6 +229,7 @@ final class InterpreterEngine implements CpuEngine {
                 c.r[Cpu.ESP] = c.startEsp;
                 c.shadow = 0;
                 Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
+                c.pollIrq = true; // a task gate may have loaded IF=1
                 ip = c.eip;
             }
             n++;
