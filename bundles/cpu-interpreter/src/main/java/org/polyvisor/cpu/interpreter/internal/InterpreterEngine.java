@@ -144,11 +144,19 @@ final class InterpreterEngine implements CpuEngine {
                 }
             }
             c.startEip = ip;
-            c.startEsp = c.r[Cpu.ESP];
             int trap = c.flags & Eflags.TF;
             c.shadow = 0;
+            // Only the slow paths (translated code, the by-mnemonic executor) save ESP for a fault to
+            // restore (the fetch and the fast forms never write ESP before they can fault) or stop
+            // the loop (HLT).
+            boolean slowPath = false;
             try {
-                int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
+                int ran = 0;
+                if (runner != null && trap == 0) {
+                    c.startEsp = c.r[Cpu.ESP];
+                    slowPath = true;
+                    ran = runner.run(chunk - n);
+                }
                 if (ran > 0) {
                     n += ran - 1;
                     c.pollIrq = true;
@@ -212,6 +220,8 @@ final class InterpreterEngine implements CpuEngine {
                             ip = next;
                             break;
                         default:
+                            c.startEsp = c.r[Cpu.ESP];
+                            slowPath = true;
                             ip = Executor.execute(c, in, next);
                             c.pollIrq = true;
                     }
@@ -226,14 +236,16 @@ final class InterpreterEngine implements CpuEngine {
                 }
             } catch (X86Exception e) {
                 c.eip = c.startEip;
-                c.r[Cpu.ESP] = c.startEsp;
+                if (slowPath) {
+                    c.r[Cpu.ESP] = c.startEsp;
+                }
                 c.shadow = 0;
                 Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
                 c.pollIrq = true; // a task gate may have loaded IF=1
                 ip = c.eip;
             }
             n++;
-            if (c.stop) {
+            if (slowPath && c.stop) {
                 break;
             }
         }
