@@ -74,6 +74,8 @@ public final class Instruction {
     int operandCount;
     final int[] operands = new int[3];
     final Operand[] specs = new Operand[3];
+    /** What an engine attached to this decode (see {@link #tag()}); 0 after decoding. */
+    int tag;
 
     /** Creates an empty instruction to be filled by {@link Decoder#decode}. */
     public Instruction() {
@@ -103,6 +105,7 @@ public final class Instruction {
         specs[0] = null;
         specs[1] = null;
         specs[2] = null;
+        tag = 0;
     }
 
     static int pack(int kind, int size, int reg) {
@@ -239,6 +242,26 @@ public final class Instruction {
      */
     public Operand spec(int i) {
         return specs[i];
+    }
+
+    /**
+     * A number an engine may attach to a decoded instruction it keeps, e.g. the handler it chose for
+     * this form at decode time, so executing it again needs no second look at the operands. The
+     * decoder sets it to 0; it means nothing to anyone else.
+     *
+     * @return the engine's number, 0 when none was attached
+     */
+    public int tag() {
+        return tag;
+    }
+
+    /**
+     * Attaches an engine's number to this decode (see {@link #tag()}).
+     *
+     * @param tag the number
+     */
+    public void tag(int tag) {
+        this.tag = tag;
     }
 
     /** @return whether one of the operands is in memory */

@@ -4,5 +4,5 @@
  * binary translator.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.x86.decode;

@@ -64,6 +64,60 @@ final class Arith {
         }
     }
 
+    /**
+     * A 32-bit ALU operation on a register and a value (the register forms of ADD, OR, AND, SUB,
+     * XOR and CMP, by their ModRM.reg number 0, 1, 4, 5, 6, 7).
+     */
+    static void alu32(Cpu c, int dest, int b, int op) {
+        int a = c.r[dest];
+        LazyFlags f = c.lazy;
+        switch (op) {
+            case 0 -> {
+                c.r[dest] = a + b;
+                f.set(LazyFlags.OP_ADD, 4, a, b, a + b);
+            }
+            case 1 -> {
+                c.r[dest] = a | b;
+                f.set(LazyFlags.OP_LOGIC, 4, a, b, a | b);
+            }
+            case 4 -> {
+                c.r[dest] = a & b;
+                f.set(LazyFlags.OP_LOGIC, 4, a, b, a & b);
+            }
+            case 5 -> {
+                c.r[dest] = a - b;
+                f.set(LazyFlags.OP_SUB, 4, a, b, a - b);
+            }
+            case 6 -> {
+                c.r[dest] = a ^ b;
+                f.set(LazyFlags.OP_LOGIC, 4, a, b, a ^ b);
+            }
+            default -> f.set(LazyFlags.OP_SUB, 4, a, b, a - b); // CMP
+        }
+    }
+
+    static void incR32(Cpu c, int n) {
+        int a = c.r[n];
+        c.r[n] = a + 1;
+        c.lazy.setIncDec(LazyFlags.OP_INC, 4, a, a + 1);
+    }
+
+    static void decR32(Cpu c, int n) {
+        int a = c.r[n];
+        c.r[n] = a - 1;
+        c.lazy.setIncDec(LazyFlags.OP_DEC, 4, a, a - 1);
+    }
+
+    /** INC or DEC of a 32-bit memory operand. */
+    static void incDecM32(Cpu c, Instruction in, boolean inc) {
+        int seg = in.segment();
+        int ea = c.ea(in);
+        int a = c.read(seg, ea, 4);
+        int r = inc ? a + 1 : a - 1;
+        c.write(seg, ea, 4, r);
+        c.lazy.setIncDec(inc ? LazyFlags.OP_INC : LazyFlags.OP_DEC, 4, a, r);
+    }
+
     static void test(Cpu c, Instruction in) {
         int a = c.readOp(in, 0);
         int b = c.readOp(in, 1);

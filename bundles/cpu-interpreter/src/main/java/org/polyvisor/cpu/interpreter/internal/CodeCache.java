@@ -14,11 +14,39 @@ import org.polyvisor.x86.decode.Instruction;
 final class CodeCache {
 
     static final class Page {
-        final Instruction[] slots = new Instruction[4096];
+        /**
+         * Decodes for a 32-bit code segment (CS.D set), by page offset. Kept apart from the 16-bit
+         * ones so a hit needs no mode check (the same bytes decode differently in either mode).
+         */
+        final Instruction[] slots32 = new Instruction[4096];
+        /** Decodes for a 16-bit code segment; created on the first one. */
+        private volatile Instruction[] slots16;
         /** Bit n set: chunk n (64 bytes) holds bytes of a cached instruction. */
         volatile long codeChunks;
         GuestMemory.WriteWatch watch;
         long invalidations;
+
+        /** @return the slots for decodes in a code segment of the given default size */
+        Instruction[] slots(boolean code32) {
+            if (code32) {
+                return slots32;
+            }
+            Instruction[] s = slots16;
+            if (s == null) {
+                s = new Instruction[4096];
+                slots16 = s;
+            }
+            return s;
+        }
+
+        void clear() {
+            java.util.Arrays.fill(slots32, null);
+            Instruction[] s = slots16;
+            if (s != null) {
+                java.util.Arrays.fill(s, null);
+            }
+            codeChunks = 0;
+        }
 
         void written(int offset, int length) {
             long chunks = codeChunks;
@@ -29,14 +57,13 @@ final class CodeCache {
             int last = Math.min(4095, offset + Math.max(length, 1) - 1) >>> 6;
             long mask = (last == 63 ? -1L : (1L << (last + 1)) - 1) & -(1L << first);
             if ((chunks & mask) != 0) {
-                java.util.Arrays.fill(slots, null);
-                codeChunks = 0;
+                clear();
                 invalidations++;
             }
         }
 
         void put(int offset, Instruction in) {
-            slots[offset] = in;
+            slots(in.default32())[offset] = in;
             int first = offset >>> 6;
             int last = Math.min(4095, offset + in.length() - 1) >>> 6;
             long mask = (last == 63 ? -1L : (1L << (last + 1)) - 1) & -(1L << first);
@@ -89,8 +116,7 @@ final class CodeCache {
             Page[] dir = directory[(int) frame >>> 10];
             Page p = dir == null ? null : dir[(int) frame & 1023];
             if (p != null) {
-                java.util.Arrays.fill(p.slots, null);
-                p.codeChunks = 0;
+                p.clear();
             }
         }
     }

@@ -37,6 +37,20 @@ final class Control {
         }
     }
 
+    /** Jcc with the next instruction at {@code next}: returns the new EIP (the target when taken). */
+    static int jcc(Cpu c, Instruction in, int next) {
+        return c.lazy.condition(in.condition()) ? jmpRelative(c, in, next) : next;
+    }
+
+    /** JMP rel with the next instruction at {@code next}: returns the target. */
+    static int jmpRelative(Cpu c, Instruction in, int next) {
+        int target = (next + in.imm()) & ipMask(in);
+        if (Integer.compareUnsigned(target, c.segLimit[Cpu.CS]) > 0) {
+            throw X86Exception.generalProtection(0);
+        }
+        return target;
+    }
+
     static void jcc(Cpu c, Instruction in) {
         if (c.lazy.condition(in.condition())) {
             jumpNear(c, relativeTarget(c, in));

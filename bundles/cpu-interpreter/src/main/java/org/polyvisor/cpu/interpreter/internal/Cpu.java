@@ -111,6 +111,14 @@ final class Cpu implements CodeFetcher {
     ActivityState activity = ActivityState.ACTIVE;
     /** Interrupt shadow in effect for the next instruction boundary (CpuState.SHADOW_* bits). */
     int shadow;
+    /**
+     * The interrupt controller must be asked at the next instruction boundary without a shadow.
+     * Cleared there; set again by whatever may make an interrupt deliverable from this thread:
+     * every instruction without a fast form (port I/O, STI, POPF, IRET, WRMSR, ...), an MMIO access,
+     * any event delivery, and every chunk of the instruction loop, which bounds how long one that
+     * arrives from another thread waits (its controller also kicks the vCPU).
+     */
+    boolean pollIrq = true;
     boolean nmiBlocked;
     boolean nmiPending;
     /** Task switches committed (see {@link TaskSwitch}). */
@@ -134,6 +142,16 @@ final class Cpu implements CodeFetcher {
     private long fetchKey;
     private long fetchPhysPage;
     private CodeCache.Page fetchPage;
+    /**
+     * The fetch window (see {@link #fetchAt(int)}): EIP {@code fetchIpBase + d} is offset {@code d} of
+     * the fetch page, whose decodes for the current code size are {@code fetchSlots}; an
+     * instruction whose last byte is below {@code fetchIpBase + fetchIpCount} may be served from
+     * it. Closed (no slots) whenever the fetch page, CS, CPL or the TLB change.
+     */
+    private Instruction[] fetchSlots = NO_SLOTS;
+    private static final Instruction[] NO_SLOTS = new Instruction[0];
+    private int fetchIpBase;
+    private int fetchIpCount;
     /** Slow-path fetch state (used while decoding). */
     private long fetchLinear;
     private boolean fetchUncacheable;
@@ -330,6 +348,7 @@ final class Cpu implements CodeFetcher {
         writeHi[seg] = writable ? hi : 0;
         if (seg == CS) {
             code32 = pe && !v86() && (attr & SegmentRegister.DB) != 0;
+            closeFetchWindow(); // base, limit or code size may have changed
         } else if (seg == SS) {
             stack32 = (attr & SegmentRegister.DB) != 0;
         }
@@ -446,7 +465,7 @@ final class Cpu implements CodeFetcher {
     void setCpl(int newCpl) {
         if (newCpl != cpl) {
             cpl = newCpl;
-            fetchKey = 0;
+            invalidateFetch();
         }
     }
 
@@ -592,7 +611,7 @@ final class Cpu implements CodeFetcher {
 
     void flushTlb() {
         tlb.flush();
-        fetchKey = 0;
+        invalidateFetch();
     }
 
     void updatePagingMode() {
@@ -603,7 +622,7 @@ final class Cpu implements CodeFetcher {
         if (old != null && p && (cr4 & ControlRegisters.CR4_PGE) != 0 && old.cr0() == pagingMode.cr0()
                 && old.cr4() == pagingMode.cr4() && old.efer() == pagingMode.efer()) {
             tlb.flushNonGlobal(); // only CR3 changed: global pages stay
-            fetchKey = 0;
+            invalidateFetch();
         } else {
             flushTlb();
         }
@@ -678,6 +697,7 @@ final class Cpu implements CodeFetcher {
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             mmioAccesses++;
+            pollIrq = true; // e.g. a local APIC register
             return (int) mmio.read(phys, size);
         }
         switch (size) {
@@ -729,6 +749,7 @@ final class Cpu implements CodeFetcher {
         long phys = (p & ~Tlb.MMIO) | (linear & 0xFFF);
         if ((p & Tlb.MMIO) != 0) {
             mmioAccesses++;
+            pollIrq = true; // e.g. an EOI or a self-IPI through the local APIC
             mmio.write(phys, size, v & 0xFFFF_FFFFL & (size == 4 ? -1L : (1L << (size * 8)) - 1));
             return;
         }
@@ -749,9 +770,24 @@ final class Cpu implements CodeFetcher {
     // Instruction fetch
     // =====================================================================================
 
-    /** Returns the decoded instruction at CS:EIP, from the cache when possible. */
-    Instruction fetch() {
-        int ip = eip;
+    /**
+     * Returns the decoded instruction at CS:EIP, from the cache when possible. The fast path serves
+     * EIPs inside the fetch window: the code page last looked up, as far as the CS limit allows,
+     * so a hit needs neither the linear address nor the TLB.
+     */
+    Instruction fetchAt(int ip) {
+        int d = ip - fetchIpBase;
+        Instruction[] slots = fetchSlots;
+        if (d >= 0 && d < slots.length) {
+            Instruction in = slots[d];
+            if (in != null && Integer.compareUnsigned(d + in.length() - 1, fetchIpCount) < 0) {
+                return in;
+            }
+        }
+        return fetchSlow(ip);
+    }
+
+    private Instruction fetchSlow(int ip) {
         long linear = (segBase[CS] + (ip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
         boolean user = cpl == 3;
         long key = Tlb.key(linear, user);
@@ -759,6 +795,7 @@ final class Cpu implements CodeFetcher {
         if (key == fetchKey) {
             page = fetchPage;
         } else {
+            invalidateFetch();
             long p = translateFetch(linear, user);
             page = (p & Tlb.MMIO) != 0 ? null : codeCache.page(p >>> 12);
             fetchKey = key;
@@ -767,13 +804,14 @@ final class Cpu implements CodeFetcher {
         }
         int offset = (int) linear & 0xFFF;
         if (page != null) {
-            Instruction in = page.slots[offset];
-            if (in != null && in.default32() == code32) {
+            Instruction[] slots = page.slots(code32);
+            openFetchWindow(ip, offset, slots);
+            Instruction in = slots[offset];
+            if (in != null) {
                 if (Integer.compareUnsigned(ip + in.length() - 1, segLimit[CS]) > 0
                         || Integer.compareUnsigned(ip, segLimit[CS]) > 0) {
                     throw X86Exception.generalProtection(0);
                 }
-                codeCache.hits++;
                 return in;
             }
         }
@@ -782,10 +820,28 @@ final class Cpu implements CodeFetcher {
         fetchUncacheable = page == null;
         Instruction in = page == null ? scratch : new Instruction();
         Decoder.decode(this, code32, in);
+        in.tag(Executor.form(in));
         if (!fetchUncacheable) {
             page.put(offset, in);
         }
         return in;
+    }
+
+    /**
+     * Opens the fetch window on the current code page, for the current code size: the EIPs from the
+     * one at the page start up to the page end or the CS limit, whichever comes first. A page that
+     * starts below offset 0 of CS, or whose EIPs would wrap around 4 GiB, gets no window (its
+     * fetches all take the slow path).
+     */
+    private void openFetchWindow(int ip, int offset, Instruction[] slots) {
+        long base = (ip & 0xFFFF_FFFFL) - offset;
+        long high = Math.min(base + 4095, segLimit[CS] & 0xFFFF_FFFFL);
+        if (base < 0 || high < base) {
+            return;
+        }
+        fetchIpBase = (int) base;
+        fetchIpCount = (int) (high - base + 1);
+        fetchSlots = slots;
     }
 
     /** {@link CodeFetcher} for the decoder: one byte at CS:EIP+offset, with limit and paging checks. */
@@ -809,5 +865,11 @@ final class Cpu implements CodeFetcher {
 
     void invalidateFetch() {
         fetchKey = 0;
+        closeFetchWindow();
+    }
+
+    private void closeFetchWindow() {
+        fetchSlots = NO_SLOTS;
+        fetchIpCount = 0;
     }
 }

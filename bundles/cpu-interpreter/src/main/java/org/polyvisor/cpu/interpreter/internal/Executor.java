@@ -16,18 +16,86 @@ final class Executor {
     private Executor() {
     }
 
-    static void execute(Cpu c, Instruction in) {
-        // The commonest forms first, in a method small enough for the JIT to inline into the
-        // instruction loop (with its callees); everything else in executeOther.
+    // Forms: the tag (Instruction#tag) the fetch attaches to each decode, so the instruction loop
+    // tells the commonest forms apart by one int switch, without looking at the operands again.
+    /** Anything without a form of its own: dispatched by mnemonic. */
+    static final int FORM_OTHER = 1;
+    static final int FORM_JCC = 2;
+    static final int FORM_INC_R32 = 3;
+    static final int FORM_DEC_R32 = 4;
+    static final int FORM_INC_M32 = 5;
+    static final int FORM_DEC_M32 = 6;
+    static final int FORM_MOV_R32_R32 = 7;
+    static final int FORM_MOV_R32_IMM = 8;
+    static final int FORM_MOV_R32_M32 = 9;
+    static final int FORM_MOV_M32_R32 = 10;
+    static final int FORM_JMP_REL = 11;
+    /** 32-bit ALU operation with two register operands: FORM_ALU_RR + the operation (ADD 0 .. CMP 7). */
+    static final int FORM_ALU_RR = 16;
+    /** 32-bit ALU operation of a register and an immediate: FORM_ALU_RI + the operation. */
+    static final int FORM_ALU_RI = 24;
+
+    /** The form of a decoded instruction (its tag), chosen once when it is decoded. */
+    static int form(Instruction in) {
         Mnemonic m = in.mnemonic();
+        boolean r32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_REG;
+        boolean m32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_MEM;
         switch (m) {
-            case JCC -> Control.jcc(c, in);
-            case DEC -> Arith.incDec(c, in, false);
-            case INC -> Arith.incDec(c, in, true);
-            case MOV -> DataOps.mov(c, in);
-            case ADD, OR, ADC, SBB, AND, SUB, XOR, CMP -> Arith.alu(c, in, m);
-            default -> executeOther(c, in, m);
+            case JCC:
+                return FORM_JCC;
+            case JMP:
+                return in.kind(0) == Instruction.KIND_IMM ? FORM_JMP_REL : FORM_OTHER;
+            case INC:
+                return r32 ? FORM_INC_R32 : m32 ? FORM_INC_M32 : FORM_OTHER;
+            case DEC:
+                return r32 ? FORM_DEC_R32 : m32 ? FORM_DEC_M32 : FORM_OTHER;
+            case MOV:
+                if (r32 && in.kind(1) == Instruction.KIND_REG) {
+                    return FORM_MOV_R32_R32;
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_IMM && in.reg(1) == 0) {
+                    return FORM_MOV_R32_IMM;
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_MEM && in.size(1) == 4) {
+                    return FORM_MOV_R32_M32;
+                }
+                if (m32 && in.kind(1) == Instruction.KIND_REG && in.size(1) == 4) {
+                    return FORM_MOV_M32_R32;
+                }
+                return FORM_OTHER;
+            case ADD, OR, AND, SUB, XOR, CMP:
+                if (r32 && in.kind(1) == Instruction.KIND_REG && in.size(1) == 4) {
+                    return FORM_ALU_RR + aluIndex(m);
+                }
+                if (r32 && in.kind(1) == Instruction.KIND_IMM && in.reg(1) == 0) {
+                    return FORM_ALU_RI + aluIndex(m);
+                }
+                return FORM_OTHER;
+            default:
+                return FORM_OTHER;
         }
+    }
+
+    private static int aluIndex(Mnemonic m) {
+        return switch (m) {
+            case ADD -> 0;
+            case OR -> 1;
+            case AND -> 4;
+            case SUB -> 5;
+            case XOR -> 6;
+            default -> 7; // CMP
+        };
+    }
+
+    /**
+     * Executes an instruction whose successor starts at {@code next}, by mnemonic, and returns the
+     * EIP after it. The instruction loop runs the forms above itself (inlined: this switch is too
+     * big for the JIT to inline there) and comes here for everything else.
+     */
+    static int execute(Cpu c, Instruction in, int next) {
+        c.eip = next;
+        executeOther(c, in, in.mnemonic());
+        return c.eip;
     }
 
     private static void executeOther(Cpu c, Instruction in, Mnemonic m) {

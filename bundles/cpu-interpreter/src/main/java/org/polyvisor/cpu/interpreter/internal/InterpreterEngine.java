@@ -116,48 +116,142 @@ final class InterpreterEngine implements CpuEngine {
     /** The instruction loop: at most {@code chunk} instructions (or event deliveries). */
     private int execute(int chunk) {
         final Cpu c = this.c;
+        final org.polyvisor.cpu.interpreter.core.BlockRunner runner = this.runner;
+        final long decodesBefore = c.codeCache.decodes;
         int n = 0;
+        int fetches = 0;
+        // EIP lives in a register across instructions (c.eip is stored after each one and re-read
+        // after anything else may have changed it), which keeps the memory round trip of the field
+        // off the chain from one instruction to the next.
+        int ip = c.eip;
+        c.pollIrq = true;
         while (n < chunk) {
-            if (c.shadow == 0 && (c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
-                int vector = c.interrupts.acknowledge();
-                if (vector >= 0) {
-                    c.startEip = c.eip;
-                    c.startEsp = c.r[Cpu.ESP];
-                    Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
-                    n++;
-                    continue;
+            // The controller is asked only when something may have changed (Cpu#pollIrq) and no
+            // interrupt shadow holds at this boundary; IF=0 keeps it from delivering.
+            if (c.pollIrq && c.shadow == 0) {
+                c.pollIrq = false;
+                if ((c.flags & Eflags.IF) != 0 && c.interrupts.hasInterrupt()) {
+                    int vector = c.interrupts.acknowledge();
+                    if (vector >= 0) {
+                        c.startEip = ip;
+                        c.startEsp = c.r[Cpu.ESP];
+                        Interrupts.raise(c, vector, 0, false, Interrupts.EXTERNAL, 0);
+                        c.pollIrq = true;
+                        ip = c.eip;
+                        n++;
+                        continue;
+                    }
                 }
             }
-            c.startEip = c.eip;
-            c.startEsp = c.r[Cpu.ESP];
+            c.startEip = ip;
             int trap = c.flags & Eflags.TF;
             c.shadow = 0;
+            // Only the slow paths (translated code, the by-mnemonic executor) save ESP for a fault to
+            // restore (the fetch and the fast forms never write ESP before they can fault) or stop
+            // the loop (HLT).
+            boolean slowPath = false;
             try {
-                int ran = runner == null || trap != 0 ? 0 : runner.run(chunk - n);
+                int ran = 0;
+                if (runner != null && trap == 0) {
+                    c.startEsp = c.r[Cpu.ESP];
+                    slowPath = true;
+                    ran = runner.run(chunk - n);
+                }
                 if (ran > 0) {
                     n += ran - 1;
+                    c.pollIrq = true;
+                    ip = c.eip;
                 } else {
-                    Instruction in = c.fetch();
-                    c.eip = c.code32 ? c.eip + in.length() : (c.eip + in.length()) & 0xFFFF;
-                    Executor.execute(c, in);
+                    Instruction in = c.fetchAt(ip);
+                    fetches++;
+                    int next = ip + in.length();
+                    if (!c.code32) {
+                        next &= 0xFFFF;
+                    }
+                    // The commonest forms (Executor#form) run here, inlined into the loop by the JIT;
+                    // the rest by mnemonic.
+                    switch (in.tag()) {
+                        case Executor.FORM_JCC:
+                            ip = Control.jcc(c, in, next);
+                            break;
+                        case Executor.FORM_DEC_R32:
+                            Arith.decR32(c, in.reg(0));
+                            ip = next;
+                            break;
+                        case Executor.FORM_INC_R32:
+                            Arith.incR32(c, in.reg(0));
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_R32:
+                            c.r[in.reg(0)] = c.r[in.reg(1)];
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_IMM:
+                            c.r[in.reg(0)] = in.imm();
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_R32_M32:
+                            c.r[in.reg(0)] = c.read(in.segment(), c.ea(in), 4);
+                            ip = next;
+                            break;
+                        case Executor.FORM_MOV_M32_R32:
+                            c.write(in.segment(), c.ea(in), 4, c.r[in.reg(1)]);
+                            ip = next;
+                            break;
+                        case Executor.FORM_INC_M32:
+                            Arith.incDecM32(c, in, true);
+                            ip = next;
+                            break;
+                        case Executor.FORM_DEC_M32:
+                            Arith.incDecM32(c, in, false);
+                            ip = next;
+                            break;
+                        case Executor.FORM_JMP_REL:
+                            ip = Control.jmpRelative(c, in, next);
+                            break;
+                        case Executor.FORM_ALU_RR, Executor.FORM_ALU_RR + 1, Executor.FORM_ALU_RR + 4, Executor.FORM_ALU_RR + 5,
+                                Executor.FORM_ALU_RR + 6, Executor.FORM_ALU_RR + 7:
+                            Arith.alu32(c, in.reg(0), c.r[in.reg(1)], in.tag() & 7);
+                            ip = next;
+                            break;
+                        case Executor.FORM_ALU_RI, Executor.FORM_ALU_RI + 1, Executor.FORM_ALU_RI + 4, Executor.FORM_ALU_RI + 5,
+                                Executor.FORM_ALU_RI + 6, Executor.FORM_ALU_RI + 7:
+                            Arith.alu32(c, in.reg(0), in.imm(), in.tag() & 7);
+                            ip = next;
+                            break;
+                        default:
+                            c.startEsp = c.r[Cpu.ESP];
+                            slowPath = true;
+                            ip = Executor.execute(c, in, next);
+                            c.pollIrq = true;
+                    }
+                    c.eip = ip;
                     // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
                     if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
                         c.dr[6] |= 0x4000; // DR6.BS: single step
                         Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
+                        c.pollIrq = true;
+                        ip = c.eip;
                     }
                 }
             } catch (X86Exception e) {
                 c.eip = c.startEip;
-                c.r[Cpu.ESP] = c.startEsp;
+                if (slowPath) {
+                    c.r[Cpu.ESP] = c.startEsp;
+                }
                 c.shadow = 0;
                 Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
+                c.pollIrq = true; // a task gate may have loaded IF=1
+                ip = c.eip;
             }
             n++;
-            if (c.stop) {
+            if (slowPath && c.stop) {
                 break;
             }
         }
         retired += n;
+        // every fetch that did not decode was served by the decoded-instruction cache
+        c.codeCache.hits += fetches - (c.codeCache.decodes - decodesBefore);
         return n;
     }
 
