@@ -113,9 +113,9 @@ final class BlockCache {
     }
 
     /** Default bound on entries ({@code polyvisor.bt.cacheEntries}). */
-    static final int MAX_ENTRIES = 1 << 15;
+    static final int MAX_ENTRIES = 1 << 16;
     /** Default bound on bytecode bytes held ({@code polyvisor.bt.cacheBytes}). */
-    static final long MAX_BYTECODE = 32L << 20;
+    static final long MAX_BYTECODE = 64L << 20;
 
     static final int FAST_SIZE = 4096;
     private static final int BUCKETS = 1 << 16;

@@ -20,8 +20,13 @@ import org.polyvisor.x86.X86Exception;
  */
 final class BtEngine implements CpuEngine, BlockRunner {
 
-    /** Executions before an address is translated ({@code polyvisor.bt.threshold}, default). */
-    static final int HOT = 24;
+    /**
+     * Executions before an address is translated ({@code polyvisor.bt.threshold}, default). A
+     * translation costs its generation and, above all, HotSpot's compilations of its class (C1 then
+     * C2: about 4 ms of compiler time each, measured on the Debian boot), so only code that will
+     * run thousands of times more pays back; below that the interpreter is cheaper.
+     */
+    static final int HOT = 2000;
 
     /** Executions before an address is translated. */
     private final int threshold = Math.max(1, Integer.getInteger("polyvisor.bt.threshold", HOT));
