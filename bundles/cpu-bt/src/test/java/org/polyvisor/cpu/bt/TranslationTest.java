@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.CpuState;
@@ -28,9 +29,16 @@ class TranslationTest {
     private static final Function<VcpuContext, CpuEngine> INTERPRETER = c -> new InterpreterStrategy().createEngine(c);
     private static final Function<VcpuContext, CpuEngine> BT = c -> new BinaryTranslationStrategy().createEngine(c);
 
+    @BeforeEach
+    void threshold() {
+        // These programs are sized for this hotness threshold, whatever the engine's default.
+        System.setProperty("polyvisor.bt.threshold", "24");
+    }
+
     @AfterEach
     void restore() {
         TestMachine.engines = INTERPRETER;
+        System.clearProperty("polyvisor.bt.threshold");
     }
 
     private static TestMachine machine(Function<VcpuContext, CpuEngine> engine, int[] code) {
@@ -43,8 +51,13 @@ class TranslationTest {
 
     /** Runs to HLT on both engines; compares state and the data area; returns the BT engine's stats. */
     private static Map<String, Long> runBoth(int[] code, long budget) {
-        TestMachine a = machine(INTERPRETER, code);
-        TestMachine b = machine(BT, code);
+        return runBoth(code, budget, m -> m);
+    }
+
+    /** {@link #runBoth(int[], long)} on machines prepared by {@code setUp} after the code is loaded. */
+    private static Map<String, Long> runBoth(int[] code, long budget, Function<TestMachine, TestMachine> setUp) {
+        TestMachine a = setUp.apply(machine(INTERPRETER, code));
+        TestMachine b = setUp.apply(machine(BT, code));
         Exit ea = runToHalt(a, budget);
         Exit eb = runToHalt(b, budget);
         assertInstanceOf(Exit.Halted.class, ea, "interpreter");
@@ -192,5 +205,101 @@ class TranslationTest {
         assertEquals(1L, s.get("bt-sensitive-sites-cpuid"), "one CPUID site: " + s);
         long runs = s.get("bt-sensitive-runs-cpuid");
         assertTrue(runs > 900 && runs <= 1000, "CPUID executions counted once the site is hot: " + runs);
+    }
+
+    @Test
+    void selfModifyingCodeAcrossAChainedLink() {
+        // Block A1 branches to block B, which loops back to A1: both links are chained. Every 64th
+        // iteration A2 (the fall-through of A1) patches the immediate of B before jumping there, so
+        // the chained link A1 -> B must be found broken and B retranslated with the new bytes.
+        int[] code = {
+            0xB9, 0xB8, 0x0B, 0x00, 0x00,       // 10000: mov ecx, 3000
+            0x31, 0xD2,                         // 10005: xor edx, edx
+            0x31, 0xDB,                         // 10007: xor ebx, ebx
+            0x43,                               // 10009: A1: inc ebx
+            0xF6, 0xC3, 0x3F,                   // 1000a: test bl, 0x3f
+            0x75, 0x08,                         // 1000d: jnz B (10017)
+            0x89, 0x1D, 0x18, 0x00, 0x01, 0x00, // 1000f: A2: mov [10018], ebx  (imm32 of B's mov)
+            0xEB, 0x00,                         // 10015: jmp B
+            0xB8, 0x00, 0x00, 0x00, 0x00,       // 10017: B: mov eax, imm32
+            0x01, 0xC2,                         // 1001c: add edx, eax
+            0x49,                               // 1001e: dec ecx
+            0x75, 0xE8,                         // 1001f: jnz A1
+            0xF4,                               // 10021: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-chain-links") > 0, "links made: " + s);
+        assertTrue(s.get("bt-chained-runs") > 1000, "blocks entered through their links: " + s);
+        assertTrue(s.get("bt-invalidations") > 20, "B dropped at its patches: " + s);
+        assertTrue(s.get("bt-translations") > s.get("bt-invalidations"), "and translated again: " + s);
+    }
+
+    @Test
+    void blocksStopAtThePageEndAndWritesToEitherPageReachTheirCode() {
+        // The hot loop starts 16 bytes before a page end: its first block ends at the page end,
+        // before a mov whose immediate straddles the two pages; the block after it on the next page
+        // has its immediate patched each iteration, as does the straddling mov by a store that
+        // itself crosses the page boundary.
+        int[] code = new int[0x1020];
+        java.util.Arrays.fill(code, 0xF4);
+        int[] head = {
+            0xB9, 0x2C, 0x01, 0x00, 0x00,       // 10000: mov ecx, 300
+            0x31, 0xD2,                         // 10005: xor edx, edx
+            0xE9, 0xE4, 0x0F, 0x00, 0x00,       // 10007: jmp 10ff0
+        };
+        int[] loop = {
+            0x89, 0x0D, 0xFE, 0x0F, 0x01, 0x00, // 10ff0: mov [10ffe], ecx (straddling store)
+            0x89, 0x15, 0x03, 0x10, 0x01, 0x00, // 10ff6: mov [11003], edx
+            0x90,                               // 10ffc: nop
+            0xB8, 0x00, 0x00, 0x00, 0x00,       // 10ffd: mov eax, imm32 (straddles into 11000)
+            0xBB, 0x00, 0x00, 0x00, 0x00,       // 11002: mov ebx, imm32
+            0x01, 0xC2,                         // 11007: add edx, eax
+            0x01, 0xDA,                         // 11009: add edx, ebx
+            0x49,                               // 1100b: dec ecx
+            0x0F, 0x85, 0xDE, 0xFF, 0xFF, 0xFF, // 1100c: jnz 10ff0
+            0xF4,                               // 11012: hlt
+        };
+        System.arraycopy(head, 0, code, 0, head.length);
+        System.arraycopy(loop, 0, code, 0xFF0, loop.length);
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translations") > 1, "translated on both pages: " + s);
+        assertTrue(s.get("bt-invalidations") > 0, "the block on the second page dropped: " + s);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") / 5, "ran translated: " + s);
+    }
+
+    @Test
+    void translationsSurviveAddressSpaceSwitches() {
+        // Two page directories map the same physical code (identity, first 4 MiB); the loop writes
+        // CR3 with the other one at every iteration (a TLB flush each time), then runs a hot block.
+        // Translations are keyed by physical address: they are found again in each address space.
+        int[] code = {
+            0xB9, 0xD0, 0x07, 0x00, 0x00,       // 10000: mov ecx, 2000
+            0xB8, 0x00, 0x00, 0x04, 0x00,       // 10005: mov eax, 0x40000
+            0x35, 0x00, 0x10, 0x00, 0x00,       // 1000a: xor eax, 0x1000 (0x40000 <-> 0x41000)
+            0x0F, 0x22, 0xD8,                   // 1000f: mov cr3, eax
+            0x01, 0xCA,                         // 10012: add edx, ecx
+            0x8D, 0x34, 0x4A,                   // 10014: lea esi, [edx+ecx*2]
+            0x31, 0xF7,                         // 10017: xor edi, esi
+            0x89, 0x3D, 0x00, 0x00, 0x02, 0x00, // 10019: mov [DATA], edi
+            0x49,                               // 1001f: dec ecx
+            0x75, 0xE8,                         // 10020: jnz 1000a
+            0xF4,                               // 10022: hlt
+        };
+        Function<TestMachine, TestMachine> paging = m -> {
+            for (int i = 0; i < 1024; i++) {
+                m.memory.writeDword(0x42000 + i * 4L, i << 12 | 0x3); // identity, present + writable
+            }
+            m.memory.writeDword(0x40000, 0x42000 | 0x3);
+            m.memory.writeDword(0x41000, 0x42000 | 0x3);
+            CpuState st = m.engine.exportState();
+            m.engine.importState(st.toBuilder().cr3(0x41000).cr0(st.cr0() | 0x8000_0000L).build());
+            return m;
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000, paging);
+        long switches = s.get("bt-sensitive-runs-mov-cr-dr");
+        assertTrue(switches > 1900 && switches <= 2000, "a CR3 write per iteration once hot: " + s);
+        assertTrue(s.get("bt-translations") <= 4, "translated once, not once per address space: " + s);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 2 / 3, "ran translated: " + s);
+        assertEquals(0L, s.get("bt-evictions"));
     }
 }

@@ -14,19 +14,28 @@ import org.polyvisor.x86.X86Exception;
  * The binary-translation engine: an interpreter core runs cold code, events, state exchange and
  * every instruction translations leave out; at each instruction boundary this runner looks the
  * current CS:EIP up by guest-physical address and, once an address has run {@code threshold} times,
- * translates the block there and from then on runs the translation, chaining from block to block
- * until the budget is spent or the next address has no translation.
+ * translates the block there and from then on runs the translation, going from block to block
+ * until the budget is spent or the next address has no translation. A block's successors are
+ * reached through its chain links ({@link BlockCache.Entry#successor}) without a cache lookup.
  */
 final class BtEngine implements CpuEngine, BlockRunner {
 
-    /** Executions before an address is translated ({@code polyvisor.bt.threshold}, default). */
-    static final int HOT = 24;
+    /**
+     * Executions before an address is translated ({@code polyvisor.bt.threshold}, default). A
+     * translation costs its generation and, above all, HotSpot's compilations of its class (C1 then
+     * C2: about 4 ms of compiler time each, measured on the Debian boot), so only code that will
+     * run thousands of times more pays back; below that the interpreter is cheaper.
+     */
+    static final int HOT = 2000;
 
     /** Executions before an address is translated. */
     private final int threshold = Math.max(1, Integer.getInteger("polyvisor.bt.threshold", HOT));
     /** Longest block, in instructions ({@code polyvisor.bt.maxBlock}). */
     private final int maxBlock = Math.max(1, Math.min(Translator.MAX_INSTRUCTIONS,
             Integer.getInteger("polyvisor.bt.maxBlock", Translator.MAX_INSTRUCTIONS)));
+
+    /** Whether blocks follow their chain links ({@code polyvisor.bt.chain}, default true). */
+    private final boolean chain = !"false".equals(System.getProperty("polyvisor.bt.chain"));
 
     private final InterpreterCore core;
     private final CpuEngine interpreter;
@@ -36,6 +45,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
     private long blocksRun;
     private long translatedInstructions;
     private long translateNanos;
+    private long chainedRuns;
     /** {@link InterpreterCore#segmentGeneration} when {@link #flat} was computed. */
     private int segmentGeneration = -1;
     /** {@link Translator#FLAT} when DS, ES and SS are flat (base 0, all offsets valid), else 0. */
@@ -47,50 +57,62 @@ final class BtEngine implements CpuEngine, BlockRunner {
         this.core = InterpreterCore.create(context);
         this.interpreter = core.engine();
         this.x = new Vcpu(core);
-        this.cache = new BlockCache(core.memory(), x);
+        this.cache = new BlockCache(core.memory(), () -> x.invalidated = true);
         core.blockRunner(this);
     }
 
     @Override
     public int run(int budget) {
         int done = 0;
+        BlockCache.Entry prev = null;
         try {
             while (true) {
                 int eip = core.eip();
-                int cpl = core.cpl();
-                long lin = (x.segBase[1] + (eip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
-                int i = InterpreterCore.tlbIndex(lin);
-                long pa;
-                if (x.readTag[i] == InterpreterCore.tlbKey(lin, cpl == 3)
-                        && (x.readPhys[i] & InterpreterCore.TLB_MMIO) == 0) {
-                    pa = x.readPhys[i] | (lin & 0xFFF);
+                BlockCache.Entry e = prev == null || !chain ? null : prev.successor(eip);
+                if (e != null && e.valid && stillMapped(e, eip, prev.mode)) {
+                    chainedRuns++;
+                    e.referenced = true;
                 } else {
-                    pa = core.codeAddress(lin); // fills the TLB; a fault is the interpreter's to raise
-                    if (pa < 0) {
-                        break;
+                    int cpl = core.cpl();
+                    long lin = (x.segBase[1] + (eip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
+                    int i = InterpreterCore.tlbIndex(lin);
+                    long pa;
+                    if (x.readTag[i] == InterpreterCore.tlbKey(lin, cpl == 3)
+                            && (x.readPhys[i] & InterpreterCore.TLB_MMIO) == 0) {
+                        pa = x.readPhys[i] | (lin & 0xFFF);
+                    } else {
+                        pa = core.codeAddress(lin); // fills the TLB; a fault is the interpreter's to raise
+                        if (pa < 0) {
+                            break;
+                        }
+                    }
+                    if (core.segmentGeneration() != segmentGeneration) {
+                        segmentGeneration = core.segmentGeneration();
+                        flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
+                    }
+                    int mode = Translator.mode(core.code32(), core.stack32(), cpl) | flat;
+                    e = cache.find(pa, eip, mode);
+                    if (e != null) {
+                        e.referenced = true; // (a new translation gets its bit from its next run)
+                    } else {
+                        if (cache.count(pa, eip, mode) < threshold || budget - done < maxBlock) {
+                            break; // cold, or too little budget left to translate a full block now
+                        }
+                        e = translate(pa, eip, mode);
+                        if (e == null) {
+                            break;
+                        }
+                    }
+                    if (prev != null && prev.valid) {
+                        cache.link(prev, e); // the next run of prev reaches e without this lookup
                     }
                 }
-                if (core.segmentGeneration() != segmentGeneration) {
-                    segmentGeneration = core.segmentGeneration();
-                    flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
-                }
-                int mode = Translator.mode(core.code32(), core.stack32(), cpl) | flat;
-                BlockCache.Entry e = cache.lookup(pa, eip, mode);
                 CompiledBlock code = e.code;
                 if (code == null) {
-                    if (e.untranslatable) {
-                        if (e.sensitive != null && done == 0) {
-                            sensitiveRuns[e.sensitive.ordinal()]++;
-                        }
-                        break;
+                    if (e.sensitive != null && done == 0) {
+                        sensitiveRuns[e.sensitive.ordinal()]++;
                     }
-                    if (++e.hits < threshold || budget - done < maxBlock) {
-                        break; // cold, or too little budget left to translate a full block now
-                    }
-                    code = translate(e);
-                    if (code == null) {
-                        break;
-                    }
+                    break; // untranslatable: the interpreter runs it
                 }
                 if (e.instructions > budget - done) {
                     break; // a translation never retires more than the budget
@@ -104,6 +126,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 if (done >= budget) {
                     break;
                 }
+                prev = e;
             }
         } catch (X86Exception fault) {
             core.addRetired(done);
@@ -114,31 +137,58 @@ final class BtEngine implements CpuEngine, BlockRunner {
         return done;
     }
 
+    /**
+     * Whether a linked successor is still the code at CS:EIP: the TLB maps its linear page to the
+     * physical page it was translated from. The mode bits cannot have changed since the previous
+     * block was looked up (translated code loads no segment and changes no privilege level), and
+     * links only join entries looked up in the same mode.
+     */
+    private boolean stillMapped(BlockCache.Entry e, int eip, int mode) {
+        long lin = (x.segBase[1] + (eip & 0xFFFF_FFFFL)) & 0xFFFF_FFFFL;
+        int i = InterpreterCore.tlbIndex(lin);
+        return x.readTag[i] == InterpreterCore.tlbKey(lin, (mode >>> 2 & 3) == 3)
+                && (x.readPhys[i] | (lin & 0xFFF)) == e.pa;
+    }
+
     private boolean flat(int seg) {
         return x.segBase[seg] == 0 && x.readLo[seg] == 0 && x.writeLo[seg] == 0
                 && x.readHi[seg] == 0xFFFF_FFFFL && x.writeHi[seg] == 0xFFFF_FFFFL;
     }
 
-    private CompiledBlock translate(BlockCache.Entry e) {
+    /**
+     * Translates the block at an address and adds it to the cache, or records the address as
+     * untranslatable.
+     *
+     * @return the new entry, or null when the code page was written while it was translated
+     */
+    private BlockCache.Entry translate(long pa, int eip, int mode) {
+        BlockCache.Page page = cache.page(pa);
+        int writes = page.writes;
         long t0 = System.nanoTime();
-        Translator.Result r = Translator.translate(core.memory(), e.pa, e.eip, e.mode, maxBlock);
+        Translator.Result r = Translator.translate(core.memory(), pa, eip, mode, maxBlock);
         translateNanos += System.nanoTime() - t0;
+        if (page.writes != writes) {
+            cache.abandon(page); // it may hold bytes from before the write: the next hot run retries
+            return null;
+        }
+        BlockCache.Entry e = new BlockCache.Entry(pa, eip, mode);
         if (r.code() == null) {
             e.untranslatable = true;
             e.sensitive = r.stoppedAtClass();
+            e.guestBytes = r.stoppedAt() == null ? 1 : r.stoppedAt().length();
             if (e.sensitive != null) {
                 sensitiveSites[e.sensitive.ordinal()]++;
             }
-            return null;
+        } else {
+            // A block ending before a sensitive instruction does not count it: its own address gets
+            // an entry (the next lookup), which counts the site once and each execution.
+            e.lastEip = eip + r.guestBytes() - 1;
+            e.guestBytes = r.guestBytes();
+            e.instructions = r.instructions();
+            e.code = r.code();
         }
-        // A block ending before a sensitive instruction does not count it: its own address gets
-        // an entry (the next lookup), which counts the site once and each execution.
-        e.lastEip = e.eip + r.guestBytes() - 1;
-        e.guestBytes = r.guestBytes();
-        e.instructions = r.instructions();
-        e.code = r.code();
-        cache.installed(e, r);
-        return r.code();
+        cache.install(e, r, page);
+        return e;
     }
 
     @Override
@@ -184,13 +234,16 @@ final class BtEngine implements CpuEngine, BlockRunner {
         m.put("bt-blocks-run", blocksRun);
         m.put("bt-translations", cache.translations);
         m.put("bt-cached-blocks", (long) cache.size());
+        m.put("bt-cached-bytecode-bytes", cache.cachedBytecode);
+        m.put("bt-code-pages", (long) cache.pages());
         m.put("bt-bytecode-bytes", cache.bytecodeBytes);
         m.put("bt-guest-bytes-translated", cache.guestBytes);
         m.put("bt-guest-instructions-translated", cache.guestInstructions);
         m.put("bt-translate-micros", translateNanos / 1000);
-        m.put("bt-invalidations", cache.invalidations);
-        m.put("bt-flushes", cache.flushes);
+        m.put("bt-invalidations", cache.invalidations.get());
         m.put("bt-evictions", cache.evicted);
+        m.put("bt-chain-links", cache.chainLinks);
+        m.put("bt-chained-runs", chainedRuns);
         for (Sensitive s : Sensitive.values()) {
             m.put("bt-sensitive-sites-" + s.label, sensitiveSites[s.ordinal()]);
             m.put("bt-sensitive-runs-" + s.label, sensitiveRuns[s.ordinal()]);

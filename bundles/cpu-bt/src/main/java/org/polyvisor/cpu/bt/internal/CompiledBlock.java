@@ -2,7 +2,7 @@ package org.polyvisor.cpu.bt.internal;
 
 /**
  * The code of one translation: generated subclasses live in hidden classes (one per translation),
- * so a flushed translation is unloaded with its class.
+ * so an evicted or dropped translation is unloaded with its class.
  */
 abstract class CompiledBlock {
 
