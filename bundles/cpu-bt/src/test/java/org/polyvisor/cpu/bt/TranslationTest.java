@@ -67,6 +67,16 @@ class TranslationTest {
         return b.engine.stats();
     }
 
+    /** ES limited to 0x1_ffff bytes; #GP goes to a handler at CODE + 0x100. */
+    private static TestMachine limitEsWithGpHandler(TestMachine m) {
+        m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4);
+        m.gate(13, TestMachine.CODE32, CODE + 0x100, 0xE, 0);
+        CpuState st = m.engine.exportState();
+        m.engine.importState(st.toBuilder().segment(CpuState.ES,
+                new org.polyvisor.cpu.SegmentRegister(0x40, 0, 0x1FFFF, 0x4093)).build());
+        return m;
+    }
+
     private static Exit runToHalt(TestMachine m, long budget) {
         Exit e;
         long spent = 0;
@@ -157,21 +167,66 @@ class TranslationTest {
         };
         System.arraycopy(prog, 0, code, 0, prog.length);
         code[0x100] = 0xF4;                     // handler: hlt
-        Function<TestMachine, TestMachine> setUp = m -> {
-            m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4); // ES: limit 0x1ffff bytes
-            m.gate(13, TestMachine.CODE32, CODE + 0x100, 0xE, 0);
-            CpuState st = m.engine.exportState();
-            m.engine.importState(st.toBuilder().segment(CpuState.ES,
-                    new org.polyvisor.cpu.SegmentRegister(0x40, 0, 0x1FFFF, 0x4093)).build());
-            return m;
-        };
-        TestMachine a = setUp.apply(machine(INTERPRETER, code));
-        TestMachine b = setUp.apply(machine(BT, code));
+        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
+        TestMachine b = limitEsWithGpHandler(machine(BT, code));
         assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
         assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
         assertEquals(a.engine.exportState(), b.engine.exportState());
         assertEquals(a.memory.readDword(0x9000 - 12), b.memory.readDword(0x9000 - 12), "faulting EIP pushed");
         assertEquals(CODE + 0x0D, a.memory.readDword(0x9000 - 12), "the fault is at the mov");
+        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
+        assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+    }
+
+    @Test
+    void stringInstructionsRunTranslatedInSlicesWithTheDirectionFlag() {
+        int[] code = {
+            0xBB, 0xC8, 0x00, 0x00, 0x00,       // 00: mov ebx, 200
+            0x88, 0xD8,                         // 05: loop: mov al, bl
+            0xBF, 0x00, 0x10, 0x02, 0x00,       // 07: mov edi, 0x21000
+            0xB9, 0x00, 0x14, 0x00, 0x00,       // 0c: mov ecx, 0x1400   (more than one slice)
+            0xF3, 0xAA,                         // 11: rep stosb
+            0xBE, 0x00, 0x10, 0x02, 0x00,       // 13: mov esi, 0x21000
+            0xBF, 0x40, 0x00, 0x02, 0x00,       // 18: mov edi, DATA + 0x40
+            0xB9, 0x30, 0x00, 0x00, 0x00,       // 1d: mov ecx, 0x30
+            0xF3, 0xA5,                         // 22: rep movsd
+            0xFD,                               // 24: std
+            0xBE, 0xFC, 0x00, 0x02, 0x00,       // 25: mov esi, DATA + 0xfc
+            0xAD,                               // 2a: lodsd             (downwards)
+            0xFC,                               // 2b: cld
+            0x01, 0xC2,                         // 2c: add edx, eax
+            0x4B,                               // 2e: dec ebx
+            0x75, 0xD4,                         // 2f: jnz loop
+            0xF4,                               // 31: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") / 2,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
+    void aFaultInTheMiddleOfARepMovsLeavesTheIterationsDone() {
+        // Each pass copies 64 dwords to ES:EDI 16 bytes higher; ES ends at 0x1_ffff, so a late
+        // pass faults after some iterations: ECX, ESI and EDI must show exactly those done.
+        int[] code = new int[0x120];
+        int[] prog = {
+            0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
+            0x89, 0xD7,                         // 05: loop: mov edi, edx
+            0x31, 0xF6,                         // 07: xor esi, esi
+            0xB9, 0x40, 0x00, 0x00, 0x00,       // 09: mov ecx, 64
+            0xF3, 0xA5,                         // 0e: rep movsd
+            0x83, 0xC2, 0x10,                   // 10: add edx, 16
+            0xEB, 0xF0,                         // 13: jmp loop
+        };
+        System.arraycopy(prog, 0, code, 0, prog.length);
+        code[0x100] = 0xF4;                     // #GP handler: hlt
+        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
+        TestMachine b = limitEsWithGpHandler(machine(BT, code));
+        assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
+        assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
+        assertEquals(a.engine.exportState(), b.engine.exportState());
+        assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
+        assertEquals(CODE + 0x0E, b.memory.readDword(0x9000 - 12), "the fault is at the rep movsd");
         assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
         assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
     }

@@ -237,6 +237,9 @@ final class Translator {
                 return n == 0 || (n == 1 && in.kind(0) == Instruction.KIND_IMM);
             case NOP: case PAUSE: case CBW: case CWD: case LEAVE:
                 return true;
+            case MOVS: case STOS: case LODS:
+                // 32-bit addressing only; REPNE on these is REP (SDM Vol. 2B, REP/REPE/REPZ)
+                return in.addrSize() == 4;
             default:
                 return false;
         }
@@ -245,6 +248,7 @@ final class Translator {
     private static boolean mayFault(Instruction in) {
         switch (in.mnemonic()) {
             case PUSH: case POP: case JCC: case JMP: case CALL: case RET: case LEAVE:
+            case MOVS: case STOS: case LODS:
                 return true;
             case LEA: case NOP: case PAUSE: case CBW: case CWD:
                 return false;
@@ -540,6 +544,8 @@ final class Translator {
                 return false;
             case NOP: case PAUSE:
                 return false;
+            case MOVS: case STOS: case LODS:
+                return string(in, m, next);
             case JCC: {
                 int target = relTarget(in, next);
                 Label taken = new Label();
@@ -938,6 +944,91 @@ final class Translator {
         mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
         mv.visitLabel(none);
         return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * Iterations of a REP string instruction done per execution, as the interpreter slices them:
+     * if more remain, the block leaves with EIP on the instruction (that slice counted as one
+     * retired instruction, as the interpreter counts it), so exits and interrupts are seen.
+     */
+    private static final int REP_SLICE = 1024;
+
+    /**
+     * MOVS, STOS, LODS (32-bit addressing) with or without REP, as a JVM loop. ESI/EDI/ECX change
+     * in their locals after each iteration's last faulting step, so a fault leaves exactly the
+     * iterations done so far (SDM Vol. 2B, REP: the registers are updated per iteration) with EIP
+     * on the instruction. DF is read from EFLAGS once per execution; no flag is written.
+     */
+    private boolean string(Instruction in, Mnemonic m, int next) {
+        int size = in.size(0);
+        boolean rep = in.repPrefix() != 0;
+        // T2 = the step (+size, or -size when DF is set)
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "systemFlags", "()I", true);
+        iconst(org.polyvisor.x86.Eflags.DF);
+        mv.visitInsn(IAND);
+        Label up = new Label();
+        Label stepped = new Label();
+        mv.visitJumpInsn(IFEQ, up);
+        iconst(-size);
+        mv.visitJumpInsn(GOTO, stepped);
+        mv.visitLabel(up);
+        iconst(size);
+        mv.visitLabel(stepped);
+        mv.visitVarInsn(ISTORE, T2);
+        Label done = new Label();
+        Label head = new Label();
+        if (rep) {
+            iconst(REP_SLICE);
+            mv.visitVarInsn(ISTORE, T3);
+            mv.visitLabel(head);
+            mv.visitVarInsn(ILOAD, REG0 + 1);
+            mv.visitJumpInsn(IFEQ, done);
+            mv.visitIincInsn(T3, -1);
+            mv.visitVarInsn(ILOAD, T3);
+            Label more = new Label();
+            mv.visitJumpInsn(IFGE, more);
+            exitTo(instrEip, index + 1); // slice done, ECX not yet 0: run the instruction again
+            mv.visitLabel(more);
+        }
+        int seg = in.segment();
+        switch (m) {
+            case MOVS -> {
+                read(seg, REG0 + 6, size);
+                mv.visitVarInsn(ISTORE, WV);
+                write(0, REG0 + 7, size, WV);
+                step(6);
+                step(7);
+            }
+            case STOS -> {
+                loadReg(size, 0);
+                mv.visitVarInsn(ISTORE, WV);
+                write(0, REG0 + 7, size, WV);
+                step(7);
+            }
+            default -> { // LODS
+                read(seg, REG0 + 6, size);
+                storeReg(size, 0);
+                step(6);
+            }
+        }
+        if (rep) {
+            mv.visitIincInsn(REG0 + 1, -1);
+            written[1] = true;
+            mv.visitJumpInsn(GOTO, head);
+            mv.visitLabel(done);
+        }
+        return m != Mnemonic.LODS;
+    }
+
+    /** Adds the string step (T2) to register {@code n}. */
+    private void step(int n) {
+        mv.visitVarInsn(ILOAD, REG0 + n);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IADD);
+        mv.visitVarInsn(ISTORE, REG0 + n);
+        written[n] = true;
     }
 
     // ---- operands ----
