@@ -44,13 +44,13 @@
         .endif
         .equ    LOOP_ITER, 0x01000000           # 33.6 M instructions per marker
         .equ    MIX_ITER, 0x00400000            # 29.4 M instructions per marker
-        .equ    COPY_PASSES, 40
+        .equ    COPY_PASSES, 10
         .equ    COPY_DWORDS, 0x10000            # 256 KiB
         .equ    COPY_SRC, 0x00100000
         .equ    COPY_DST, 0x00140000
         .equ    FIB_N, 20
-        .equ    FIB_REPS, 160
-        .equ    INTP_ITER, 0x80000
+        .equ    FIB_REPS, 40
+        .equ    INTP_ITER, 0x20000
         .equ    INTP_MEM, 0x00030000            # the bytecode's 64 data words
         .equ    PAGE_ITER, 0x8000
         .equ    PAGE_SPACES, 4                  # page directories
@@ -444,13 +444,13 @@ msg_marker:     .asciz  "loop: "
 msg_banner:     .asciz  "Polyvisor bench: alu+memory mix, 7*0x400000+2 instructions per marker\r\n"
 msg_marker:     .asciz  "mix: "
         .elseif KERNEL == 3
-msg_banner:     .asciz  "Polyvisor bench: rep movsl + checksum + copy loop over 256 KiB, 3+40*(11+12*0x10000) instructions per marker\r\n"
+msg_banner:     .asciz  "Polyvisor bench: rep movsl + checksum + copy loop over 256 KiB, 3+10*(11+12*0x10000) instructions per marker\r\n"
 msg_marker:     .asciz  "copy: "
         .elseif KERNEL == 4
-msg_banner:     .asciz  "Polyvisor bench: recursive fib(20), 1+160*(5+175123) instructions per marker\r\n"
+msg_banner:     .asciz  "Polyvisor bench: recursive fib(20), 1+40*(5+175123) instructions per marker\r\n"
 msg_marker:     .asciz  "call: "
         .elseif KERNEL == 5
-msg_banner:     .asciz  "Polyvisor bench: bytecode interpreter, 58*0x80000+1 instructions per marker\r\n"
+msg_banner:     .asciz  "Polyvisor bench: bytecode interpreter, 58*0x20000+1 instructions per marker\r\n"
 msg_marker:     .asciz  "intp: "
         .elseif KERNEL == 6
 msg_banner:     .asciz  "Polyvisor bench: CR3 switches over 4 address spaces, 1+0x8000*188 instructions per marker\r\n"
