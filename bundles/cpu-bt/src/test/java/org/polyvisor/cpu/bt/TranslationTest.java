@@ -179,6 +179,29 @@ class TranslationTest {
     }
 
     @Test
+    void conditionalBranchesInsideATranslationLeaveOrLoopBack() {
+        // The translation at `loop` goes on past both conditional branches: jz leaves it when
+        // taken, jb and jnz loop back to its start.
+        int[] code = {
+            0xB9, 0xE8, 0x03, 0x00, 0x00,       // 00: mov ecx, 1000
+            0x31, 0xC0,                         // 05: xor eax, eax
+            0x01, 0xC8,                         // 07: loop: add eax, ecx
+            0xA8, 0x01,                         // 09: test al, 1
+            0x74, 0x06,                         // 0b: jz skip
+            0x43,                               // 0d: inc ebx
+            0x83, 0xFB, 0x07,                   // 0e: cmp ebx, 7
+            0x72, 0xF4,                         // 11: jb loop
+            0x29, 0xC2,                         // 13: skip: sub edx, eax
+            0x49,                               // 15: dec ecx
+            0x75, 0xEF,                         // 16: jnz loop
+            0xF4,                               // 18: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 9 / 10,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
     void stringInstructionsRunTranslatedInSlicesWithTheDirectionFlag() {
         int[] code = {
             0xBB, 0xC8, 0x00, 0x00, 0x00,       // 00: mov ebx, 200

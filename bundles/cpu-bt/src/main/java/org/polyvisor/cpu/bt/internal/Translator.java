@@ -32,7 +32,8 @@ import org.polyvisor.x86.decode.Mnemonic;
  * their work so no register or flag local changes before their last faulting step. A block whose
  * branch returns to its own start becomes a JVM loop, bounded by the budget.
  *
- * <p>A block ends after a near control transfer, before an instruction it does not translate
+ * <p>A block ends after an unconditional near control transfer (a conditional branch leaves
+ * when taken and goes on in the same translation otherwise), before an instruction it does not translate
  * (sensitive instructions and everything outside the subset below run on the interpreter), at the
  * end of the code page, or at {@link #MAX_INSTRUCTIONS}.
  */
@@ -91,6 +92,7 @@ final class Translator {
     private final Label loopHead = new Label();
     private final List<Runnable> handlers = new ArrayList<>();
     private int index;
+    private int blockSize;
     private int instrEip;
     private boolean loops;
 
@@ -161,8 +163,8 @@ final class Translator {
             eips.add(ip);
             offset += in.length();
             ip = code32 ? ip + in.length() : (ip + in.length()) & 0xFFFF;
-            if (endsBlock(in.mnemonic())) {
-                break;
+            if (endsBlock(in.mnemonic()) && in.mnemonic() != Mnemonic.JCC) {
+                break; // a conditional branch's fall-through path goes on in the same translation
             }
         }
         Sensitive cls = stop == null ? null : Sensitive.of(stop);
@@ -299,6 +301,7 @@ final class Translator {
         mv.visitLabel(loopHead);
         fop = -1;
         int count = block.size();
+        blockSize = count;
         for (index = 0; index < count; index++) {
             Instruction in = block.get(index);
             instrEip = eips.get(index);
@@ -350,13 +353,18 @@ final class Translator {
         return cw.toByteArray();
     }
 
+    /** Whether a direct branch of the block (its last, or a conditional one inside) targets its start. */
     private boolean loopsToStart(List<Instruction> block, List<Integer> eips) {
-        Instruction last = block.get(block.size() - 1);
-        if ((last.mnemonic() == Mnemonic.JCC || last.mnemonic() == Mnemonic.JMP)
-                && last.kind(0) == Instruction.KIND_IMM) {
-            int e = eips.get(block.size() - 1);
-            int next = code32 ? e + last.length() : (e + last.length()) & 0xFFFF;
-            return relTarget(last, next) == startEip;
+        for (int i = 0; i < block.size(); i++) {
+            Instruction in = block.get(i);
+            if ((in.mnemonic() == Mnemonic.JCC || in.mnemonic() == Mnemonic.JMP)
+                    && in.kind(0) == Instruction.KIND_IMM) {
+                int e = eips.get(i);
+                int next = code32 ? e + in.length() : (e + in.length()) & 0xFFFF;
+                if (relTarget(in, next) == startEip) {
+                    return true;
+                }
+            }
         }
         return false;
     }
@@ -548,12 +556,14 @@ final class Translator {
                 return string(in, m, next);
             case JCC: {
                 int target = relTarget(in, next);
-                Label taken = new Label();
+                Label notTaken = new Label();
                 condition(in.condition());
-                mv.visitJumpInsn(IFNE, taken);
-                exitTo(next, index + 1);
-                mv.visitLabel(taken);
+                mv.visitJumpInsn(IFEQ, notTaken);
                 jumpTo(target, materializeOnBackEdge);
+                mv.visitLabel(notTaken);
+                if (index == blockSize - 1) {
+                    exitTo(next, index + 1);
+                } // else the fall-through path goes on with the next instruction
                 return false;
             }
             case JMP:
