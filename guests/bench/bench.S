@@ -52,7 +52,7 @@
         .equ    FIB_REPS, 40
         .equ    INTP_ITER, 0x20000
         .equ    INTP_MEM, 0x00030000            # the bytecode's 64 data words
-        .equ    PAGE_ITER, 0x8000
+        .equ    PAGE_ITER, 0x2000
         .equ    PAGE_SPACES, 4                  # page directories
         .equ    PAGE_TOUCH, 8                   # pages touched per address space
         .equ    PAGE_PD, 0x00040000             # PAGE_SPACES directories, 4 KiB apart
@@ -60,7 +60,7 @@
         .equ    PAGE_PT, 0x00049000             # one table per directory for 4-8 MiB
         .equ    PAGE_WINDOW, 0x00400000         # linear address of the per-space pages
         .equ    PAGE_FRAMES, 0x00200000         # physical frames: + space*64 KiB + page*4 KiB
-        .equ    TRAP_ITER, 0x40000
+        .equ    TRAP_ITER, 0x10000
         .equ    IDT, 0x00010000
         .equ    TRAP_VECTORS, 0x31              # 0 .. 0x30
         .equ    DEBUG_EXIT_PORT, 0xF4
@@ -453,10 +453,10 @@ msg_marker:     .asciz  "call: "
 msg_banner:     .asciz  "Polyvisor bench: bytecode interpreter, 58*0x20000+1 instructions per marker\r\n"
 msg_marker:     .asciz  "intp: "
         .elseif KERNEL == 6
-msg_banner:     .asciz  "Polyvisor bench: CR3 switches over 4 address spaces, 1+0x8000*188 instructions per marker\r\n"
+msg_banner:     .asciz  "Polyvisor bench: CR3 switches over 4 address spaces, 1+0x2000*188 instructions per marker\r\n"
 msg_marker:     .asciz  "page: "
         .elseif KERNEL == 7
-msg_banner:     .asciz  "Polyvisor bench: #UD, INT 0x30, #DE with IRET, 2+0x40000*12 instructions per marker\r\n"
+msg_banner:     .asciz  "Polyvisor bench: #UD, INT 0x30, #DE with IRET, 2+0x10000*12 instructions per marker\r\n"
 msg_marker:     .asciz  "trap: "
 msg_unexpected: .asciz  "unexpected exception\r\n"
         .endif
