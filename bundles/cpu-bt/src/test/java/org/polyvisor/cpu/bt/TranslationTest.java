@@ -202,6 +202,31 @@ class TranslationTest {
     }
 
     @Test
+    void rotatesSetCarryAndOverflowAndKeepTheOtherFlags() {
+        int[] code = {
+            0xBE, 0x00, 0x00, 0x02, 0x00,       // 00: mov esi, DATA
+            0xB9, 0xD0, 0x07, 0x00, 0x00,       // 05: mov ecx, 2000
+            0xB8, 0x35, 0x12, 0xF0, 0x8A,       // 0a: mov eax, 0x8af01235
+            0xC1, 0xC0, 0x05,                   // 0f: loop: rol eax, 5
+            0x11, 0xCB,                         // 12: adc ebx, ecx       (CF of the rotate)
+            0xD3, 0xCA,                         // 14: ror edx, cl        (CL = 0 every 256th pass)
+            0x0F, 0x90, 0xC7,                   // 16: seto bh
+            0x01, 0x3E,                         // 19: add [esi], edi
+            0xD0, 0x46, 0x04,                   // 1b: rol byte [esi+4], 1
+            0x0F, 0x92, 0x46, 0x08,             // 1e: setc [esi+8]
+            0x66, 0xC1, 0x4E, 0x0C, 0x13,       // 22: ror word [esi+12], 19
+            0x0F, 0x94, 0xC3,                   // 27: setz bl            (ZF kept from the add)
+            0x8D, 0x3C, 0x07,                   // 2a: lea edi, [edi+eax]
+            0x49,                               // 2d: dec ecx
+            0x75, 0xDF,                         // 2e: jnz loop
+            0xF4,                               // 30: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 9 / 10,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
     void stringInstructionsRunTranslatedInSlicesWithTheDirectionFlag() {
         int[] code = {
             0xBB, 0xC8, 0x00, 0x00, 0x00,       // 00: mov ebx, 200

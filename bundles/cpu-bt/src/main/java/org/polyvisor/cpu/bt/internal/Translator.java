@@ -10,6 +10,7 @@ import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.LazyFlags;
 import org.polyvisor.x86.X86Exception;
 import org.polyvisor.x86.decode.Decoder;
@@ -49,6 +50,7 @@ final class Translator {
     private static final String LAZY = "org/polyvisor/x86/LazyFlags";
     private static final String CORE = "org/polyvisor/cpu/interpreter/core/InterpreterCore";
     private static final String SUPER = "org/polyvisor/cpu/bt/internal/CompiledBlock";
+    private static final String SELF = "org/polyvisor/cpu/bt/internal/Translator";
 
     // locals
     private static final int X = 1;
@@ -211,7 +213,7 @@ final class Translator {
                 return n == 2 && isRegOrMem(in, 0) && isSource(in, 1) && in.size(0) <= 4;
             case INC: case DEC: case NOT: case NEG:
                 return n == 1 && isRegOrMem(in, 0);
-            case SHL: case SAL: case SHR: case SAR:
+            case SHL: case SAL: case SHR: case SAR: case ROL: case ROR:
                 return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0
                         || in.kind(1) == Instruction.KIND_REG && in.size(1) == 1 && in.reg(1) == 1);
             case IMUL_RM:
@@ -421,7 +423,7 @@ final class Translator {
 
     private static boolean readsFlags(Mnemonic m) {
         return m == Mnemonic.JCC || m == Mnemonic.CMOVCC || m == Mnemonic.SETCC || m == Mnemonic.ADC
-                || m == Mnemonic.SBB;
+                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR; // rotates keep SF, ZF, AF, PF
     }
 
     /** Emits one instruction; returns whether it stored to memory. */
@@ -436,6 +438,8 @@ final class Translator {
                 return unary(in, m == Mnemonic.NEG);
             case SHL: case SAL: case SHR: case SAR:
                 return in.kind(1) == Instruction.KIND_IMM ? shift(in, m) : shiftByCl(in, m);
+            case ROL: case ROR:
+                return rotate(in, m == Mnemonic.ROL);
             case IMUL_RM: {
                 int s = in.size(0);
                 int first = in.operandCount() == 3 ? 1 : 0;
@@ -976,7 +980,7 @@ final class Translator {
         mv.visitVarInsn(ALOAD, X);
         mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
         mv.visitMethodInsn(INVOKEINTERFACE, CORE, "systemFlags", "()I", true);
-        iconst(org.polyvisor.x86.Eflags.DF);
+        iconst(Eflags.DF);
         mv.visitInsn(IAND);
         Label up = new Label();
         Label stepped = new Label();
@@ -1039,6 +1043,80 @@ final class Translator {
         mv.visitInsn(IADD);
         mv.visitVarInsn(ISTORE, REG0 + n);
         written[n] = true;
+    }
+
+    /**
+     * ROL/ROR by an immediate or by CL. A count of 0 (after masking) changes nothing; otherwise
+     * CF and OF are set from the result and the other flags kept (SDM Vol. 2B, RCL/RCR/ROL/ROR),
+     * so the flags go to the LazyFlags object first and are updated there after the store.
+     */
+    private boolean rotate(Instruction in, boolean left) {
+        int size = in.size(0);
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+        Label none = new Label();
+        if (in.kind(1) == Instruction.KIND_IMM) {
+            iconst(in.imm() & 0x1F);
+            mv.visitVarInsn(ISTORE, T2);
+        } else {
+            loadReg(1, 1);
+            iconst(0x1F);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, T2);
+            mv.visitVarInsn(ILOAD, T2);
+            mv.visitJumpInsn(IFEQ, none);
+        }
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        iconst(left ? 1 : 0);
+        iconst(size);
+        mv.visitMethodInsn(INVOKESTATIC, SELF, "rotated", "(IIZI)I", false);
+        mv.visitVarInsn(ISTORE, T4);
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        iconst(left ? 1 : 0);
+        iconst(size);
+        mv.visitVarInsn(ILOAD, T4);
+        mv.visitMethodInsn(INVOKESTATIC, SELF, "rotateFlags", "(L" + LAZY + ";ZII)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /** {@code a} (zero-extended from {@code size} bytes) rotated by {@code count} (1..31). */
+    static int rotated(int a, int count, boolean left, int size) {
+        int bits = size * 8;
+        int n = count % bits;
+        if (n == 0) {
+            return a;
+        }
+        int r = left ? a << n | a >>> (bits - n) : a >>> n | a << (bits - n);
+        return r & LazyFlags.mask(size);
+    }
+
+    /** CF and OF after a rotate that gave {@code r}; the other flags stay. */
+    static void rotateFlags(LazyFlags f, boolean left, int size, int r) {
+        int sign = LazyFlags.signBit(size);
+        boolean msb = (r & sign) != 0;
+        int flags = f.get() & ~(Eflags.CF | Eflags.OF);
+        if (left) {
+            flags |= r & 1;
+            if (msb != ((r & 1) != 0)) {
+                flags |= Eflags.OF;
+            }
+        } else {
+            if (msb) {
+                flags |= Eflags.CF;
+            }
+            if (msb != ((r & (sign >>> 1)) != 0)) {
+                flags |= Eflags.OF;
+            }
+        }
+        f.setAll(flags);
     }
 
     // ---- operands ----
