@@ -915,11 +915,7 @@ final class Translator {
      */
     private boolean shiftByCl(Instruction in, Mnemonic m) {
         int size = in.size(0);
-        materializeFlags();
-        fop = -1;
-        readOperand(in, 0, true);
-        mask(size);
-        mv.visitVarInsn(ISTORE, T1);
+        destinationWithFlagsStored(in, size);
         loadReg(1, 1);
         iconst(0x1F);
         mv.visitInsn(IAND);
@@ -1045,6 +1041,15 @@ final class Translator {
         written[n] = true;
     }
 
+    /** Stores the flags into the LazyFlags object, then reads the destination into T1 (masked). */
+    private void destinationWithFlagsStored(Instruction in, int size) {
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+    }
+
     /**
      * ROL/ROR by an immediate or by CL. A count of 0 (after masking) changes nothing; otherwise
      * CF and OF are set from the result and the other flags kept (SDM Vol. 2B, RCL/RCR/ROL/ROR),
@@ -1052,11 +1057,7 @@ final class Translator {
      */
     private boolean rotate(Instruction in, boolean left) {
         int size = in.size(0);
-        materializeFlags();
-        fop = -1;
-        readOperand(in, 0, true);
-        mask(size);
-        mv.visitVarInsn(ISTORE, T1);
+        destinationWithFlagsStored(in, size);
         Label none = new Label();
         if (in.kind(1) == Instruction.KIND_IMM) {
             iconst(in.imm() & 0x1F);
