@@ -67,6 +67,26 @@ class TranslationTest {
         return b.engine.stats();
     }
 
+    /**
+     * Runs code that ends in a #GP (ES limited to 0x1_ffff, handler at CODE + 0x100: hlt) on both
+     * engines: same state, same stack (EFLAGS, CS, EIP pushed), same retired count, the fault at
+     * {@code faultEip}, and translated code ran. Returns the binary-translation machine.
+     */
+    private static TestMachine gpFaultOnBoth(int[] code, int faultEip) {
+        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
+        TestMachine b = limitEsWithGpHandler(machine(BT, code));
+        assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
+        assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
+        assertEquals(a.engine.exportState(), b.engine.exportState());
+        for (int off = 4; off <= 12; off += 4) {
+            assertEquals(a.memory.readDword(0x9000 - off), b.memory.readDword(0x9000 - off), "stack -" + off);
+        }
+        assertEquals(faultEip, b.memory.readDword(0x9000 - 12), "the faulting instruction");
+        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
+        assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+        return b;
+    }
+
     /** ES limited to 0x1_ffff bytes; #GP goes to a handler at CODE + 0x100. */
     private static TestMachine limitEsWithGpHandler(TestMachine m) {
         m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4);
@@ -268,15 +288,26 @@ class TranslationTest {
         };
         System.arraycopy(prog, 0, code, 0, prog.length);
         code[0x100] = 0xF4;                     // #GP handler: hlt
-        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
-        TestMachine b = limitEsWithGpHandler(machine(BT, code));
-        assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
-        assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
-        assertEquals(a.engine.exportState(), b.engine.exportState());
+        TestMachine b = gpFaultOnBoth(code, CODE + 0x0E);
         assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
-        assertEquals(CODE + 0x0E, b.memory.readDword(0x9000 - 12), "the fault is at the rep movsd");
-        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
-        assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+    }
+
+    @Test
+    void aFaultAtTheLoopHeadSeesTheFlagsOfThePreviousIteration() {
+        // The load at the loop head faults at the ES limit; the flags the #GP handler pushes are
+        // those of the previous iteration's sub (kept in locals across the back edge).
+        int[] code = new int[0x120];
+        int[] prog = {
+            0xBE, 0x00, 0xF0, 0x01, 0x00,       // 00: mov esi, 0x1f000
+            0xB8, 0x00, 0x00, 0x00, 0x80,       // 05: mov eax, 0x80000000
+            0x26, 0x8B, 0x16,                   // 0a: loop: mov edx, es:[esi]
+            0x83, 0xC6, 0x40,                   // 0d: add esi, 64
+            0x29, 0xF0,                         // 10: sub eax, esi
+            0xEB, 0xF6,                         // 12: jmp loop
+        };
+        System.arraycopy(prog, 0, code, 0, prog.length);
+        code[0x100] = 0xF4;                     // #GP handler: hlt
+        gpFaultOnBoth(code, CODE + 0x0A);
     }
 
     @Test
