@@ -3,7 +3,8 @@
 #
 # Usage: guests/bench/build.sh [OUTPUT_DIR]     (default: the directory of this script)
 #
-# Exact commands, for each variant (bench-loop: --defsym KERNEL=1; bench-mix: --defsym KERNEL=2):
+# Exact commands, for each variant (bench-loop: KERNEL=1, bench-mix: 2, bench-copy: 3,
+# bench-call: 4, bench-intp: 5, bench-page: 6, bench-trap: 7):
 #   as --32 --defsym KERNEL=K -o TMP/NAME.o bench.S
 #   ld -m elf_i386 -T bench.ld -nostdlib --build-id=none -o TMP/NAME.elf TMP/NAME.o
 #   objcopy -O binary -j .rom TMP/NAME.elf OUTPUT_DIR/NAME.rom
@@ -41,3 +42,8 @@ build() {
 
 build bench-loop --defsym KERNEL=1
 build bench-mix --defsym KERNEL=2
+build bench-copy --defsym KERNEL=3
+build bench-call --defsym KERNEL=4
+build bench-intp --defsym KERNEL=5
+build bench-page --defsym KERNEL=6
+build bench-trap --defsym KERNEL=7

@@ -44,19 +44,22 @@ class BenchGuestBinaryTest {
     /** The segment the reset vector jumps to: the ROM's low alias at 0x000F_0000. */
     private static final int ROM_SEGMENT = 0xF000;
 
-    private static final String[] ROMS = {"bench-loop.rom", "bench-mix.rom"};
+    private static final String[] ROMS = {"bench-loop.rom", "bench-mix.rom", "bench-copy.rom", "bench-call.rom",
+        "bench-intp.rom", "bench-page.rom", "bench-trap.rom"};
 
     private static final List<String> BINUTILS = List.of("as", "ld", "objcopy");
 
     @ParameterizedTest
-    @ValueSource(strings = {"bench-loop.rom", "bench-mix.rom"})
+    @ValueSource(strings = {"bench-loop.rom", "bench-mix.rom", "bench-copy.rom", "bench-call.rom", "bench-intp.rom",
+        "bench-page.rom", "bench-trap.rom"})
     void committedRomKeepsTheBootConvention(String name) throws IOException {
         byte[] rom = Files.readAllBytes(guestsDir().resolve("bench").resolve(name));
         assertBootConvention(name, rom);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"bench-loop.rom", "bench-mix.rom"})
+    @ValueSource(strings = {"bench-loop.rom", "bench-mix.rom", "bench-copy.rom", "bench-call.rom", "bench-intp.rom",
+        "bench-page.rom", "bench-trap.rom"})
     void jarShipsTheCommittedRom(String name) throws IOException {
         byte[] packaged;
         try (InputStream in = BenchGuestBinaryTest.class.getResourceAsStream(name)) {

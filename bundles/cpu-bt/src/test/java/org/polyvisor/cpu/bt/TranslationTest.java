@@ -80,6 +80,36 @@ class TranslationTest {
         return b.engine.stats();
     }
 
+    /**
+     * Runs code that ends in a #GP (ES limited to 0x1_ffff, handler at CODE + 0x100: hlt) on both
+     * engines: same state, same stack (EFLAGS, CS, EIP pushed), same retired count, the fault at
+     * {@code faultEip}, and translated code ran. Returns the binary-translation machine.
+     */
+    private static TestMachine gpFaultOnBoth(int[] code, int faultEip) {
+        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
+        TestMachine b = limitEsWithGpHandler(machine(BT, code));
+        assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
+        assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
+        assertEquals(a.engine.exportState(), b.engine.exportState());
+        for (int off = 4; off <= 12; off += 4) {
+            assertEquals(a.memory.readDword(0x9000 - off), b.memory.readDword(0x9000 - off), "stack -" + off);
+        }
+        assertEquals(faultEip, b.memory.readDword(0x9000 - 12), "the faulting instruction");
+        assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
+        assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+        return b;
+    }
+
+    /** ES limited to 0x1_ffff bytes; #GP goes to a handler at CODE + 0x100. */
+    private static TestMachine limitEsWithGpHandler(TestMachine m) {
+        m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4);
+        m.gate(13, TestMachine.CODE32, CODE + 0x100, 0xE, 0);
+        CpuState st = m.engine.exportState();
+        m.engine.importState(st.toBuilder().segment(CpuState.ES,
+                new org.polyvisor.cpu.SegmentRegister(0x40, 0, 0x1FFFF, 0x4093)).build());
+        return m;
+    }
+
     private static Exit runToHalt(TestMachine m, long budget) {
         Exit e;
         long spent = 0;
@@ -170,16 +200,8 @@ class TranslationTest {
         };
         System.arraycopy(prog, 0, code, 0, prog.length);
         code[0x100] = 0xF4;                     // handler: hlt
-        Function<TestMachine, TestMachine> setUp = m -> {
-            m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4); // ES: limit 0x1ffff bytes
-            m.gate(13, TestMachine.CODE32, CODE + 0x100, 0xE, 0);
-            CpuState st = m.engine.exportState();
-            m.engine.importState(st.toBuilder().segment(CpuState.ES,
-                    new org.polyvisor.cpu.SegmentRegister(0x40, 0, 0x1FFFF, 0x4093)).build());
-            return m;
-        };
-        TestMachine a = setUp.apply(machine(INTERPRETER, code));
-        TestMachine b = setUp.apply(machine(BT, code));
+        TestMachine a = limitEsWithGpHandler(machine(INTERPRETER, code));
+        TestMachine b = limitEsWithGpHandler(machine(BT, code));
         assertInstanceOf(Exit.Halted.class, runToHalt(a, 100_000));
         assertInstanceOf(Exit.Halted.class, runToHalt(b, 100_000));
         assertEquals(a.engine.exportState(), b.engine.exportState());
@@ -187,6 +209,118 @@ class TranslationTest {
         assertEquals(CODE + 0x0D, a.memory.readDword(0x9000 - 12), "the fault is at the mov");
         assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
         assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
+    }
+
+    @Test
+    void conditionalBranchesInsideATranslationLeaveOrLoopBack() {
+        // The translation at `loop` goes on past both conditional branches: jz leaves it when
+        // taken, jb and jnz loop back to its start.
+        int[] code = {
+            0xB9, 0xE8, 0x03, 0x00, 0x00,       // 00: mov ecx, 1000
+            0x31, 0xC0,                         // 05: xor eax, eax
+            0x01, 0xC8,                         // 07: loop: add eax, ecx
+            0xA8, 0x01,                         // 09: test al, 1
+            0x74, 0x06,                         // 0b: jz skip
+            0x43,                               // 0d: inc ebx
+            0x83, 0xFB, 0x07,                   // 0e: cmp ebx, 7
+            0x72, 0xF4,                         // 11: jb loop
+            0x29, 0xC2,                         // 13: skip: sub edx, eax
+            0x49,                               // 15: dec ecx
+            0x75, 0xEF,                         // 16: jnz loop
+            0xF4,                               // 18: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 9 / 10,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
+    void rotatesSetCarryAndOverflowAndKeepTheOtherFlags() {
+        int[] code = {
+            0xBE, 0x00, 0x00, 0x02, 0x00,       // 00: mov esi, DATA
+            0xB9, 0xD0, 0x07, 0x00, 0x00,       // 05: mov ecx, 2000
+            0xB8, 0x35, 0x12, 0xF0, 0x8A,       // 0a: mov eax, 0x8af01235
+            0xC1, 0xC0, 0x05,                   // 0f: loop: rol eax, 5
+            0x11, 0xCB,                         // 12: adc ebx, ecx       (CF of the rotate)
+            0xD3, 0xCA,                         // 14: ror edx, cl        (CL = 0 every 256th pass)
+            0x0F, 0x90, 0xC7,                   // 16: seto bh
+            0x01, 0x3E,                         // 19: add [esi], edi
+            0xD0, 0x46, 0x04,                   // 1b: rol byte [esi+4], 1
+            0x0F, 0x92, 0x46, 0x08,             // 1e: setc [esi+8]
+            0x66, 0xC1, 0x4E, 0x0C, 0x13,       // 22: ror word [esi+12], 19
+            0x0F, 0x94, 0xC3,                   // 27: setz bl            (ZF kept from the add)
+            0x8D, 0x3C, 0x07,                   // 2a: lea edi, [edi+eax]
+            0x49,                               // 2d: dec ecx
+            0x75, 0xDF,                         // 2e: jnz loop
+            0xF4,                               // 30: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 9 / 10,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
+    void stringInstructionsRunTranslatedInSlicesWithTheDirectionFlag() {
+        int[] code = {
+            0xBB, 0xC8, 0x00, 0x00, 0x00,       // 00: mov ebx, 200
+            0x88, 0xD8,                         // 05: loop: mov al, bl
+            0xBF, 0x00, 0x10, 0x02, 0x00,       // 07: mov edi, 0x21000
+            0xB9, 0x00, 0x14, 0x00, 0x00,       // 0c: mov ecx, 0x1400   (more than one slice)
+            0xF3, 0xAA,                         // 11: rep stosb
+            0xBE, 0x00, 0x10, 0x02, 0x00,       // 13: mov esi, 0x21000
+            0xBF, 0x40, 0x00, 0x02, 0x00,       // 18: mov edi, DATA + 0x40
+            0xB9, 0x30, 0x00, 0x00, 0x00,       // 1d: mov ecx, 0x30
+            0xF3, 0xA5,                         // 22: rep movsd
+            0xFD,                               // 24: std
+            0xBE, 0xFC, 0x00, 0x02, 0x00,       // 25: mov esi, DATA + 0xfc
+            0xAD,                               // 2a: lodsd             (downwards)
+            0xFC,                               // 2b: cld
+            0x01, 0xC2,                         // 2c: add edx, eax
+            0x4B,                               // 2e: dec ebx
+            0x75, 0xD4,                         // 2f: jnz loop
+            0xF4,                               // 31: hlt
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-translated-instructions") > s.get("instructions") / 2,
+                "most instructions ran translated: " + s);
+    }
+
+    @Test
+    void aFaultInTheMiddleOfARepMovsLeavesTheIterationsDone() {
+        // Each pass copies 64 dwords to ES:EDI 16 bytes higher; ES ends at 0x1_ffff, so a late
+        // pass faults after some iterations: ECX, ESI and EDI must show exactly those done.
+        int[] code = new int[0x120];
+        int[] prog = {
+            0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
+            0x89, 0xD7,                         // 05: loop: mov edi, edx
+            0x31, 0xF6,                         // 07: xor esi, esi
+            0xB9, 0x40, 0x00, 0x00, 0x00,       // 09: mov ecx, 64
+            0xF3, 0xA5,                         // 0e: rep movsd
+            0x83, 0xC2, 0x10,                   // 10: add edx, 16
+            0xEB, 0xF0,                         // 13: jmp loop
+        };
+        System.arraycopy(prog, 0, code, 0, prog.length);
+        code[0x100] = 0xF4;                     // #GP handler: hlt
+        TestMachine b = gpFaultOnBoth(code, CODE + 0x0E);
+        assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
+    }
+
+    @Test
+    void aFaultAtTheLoopHeadSeesTheFlagsOfThePreviousIteration() {
+        // The load at the loop head faults at the ES limit; the flags the #GP handler pushes are
+        // those of the previous iteration's sub (kept in locals across the back edge).
+        int[] code = new int[0x120];
+        int[] prog = {
+            0xBE, 0x00, 0xF0, 0x01, 0x00,       // 00: mov esi, 0x1f000
+            0xB8, 0x00, 0x00, 0x00, 0x80,       // 05: mov eax, 0x80000000
+            0x26, 0x8B, 0x16,                   // 0a: loop: mov edx, es:[esi]
+            0x83, 0xC6, 0x40,                   // 0d: add esi, 64
+            0x29, 0xF0,                         // 10: sub eax, esi
+            0xEB, 0xF6,                         // 12: jmp loop
+        };
+        System.arraycopy(prog, 0, code, 0, prog.length);
+        code[0x100] = 0xF4;                     // #GP handler: hlt
+        gpFaultOnBoth(code, CODE + 0x0A);
     }
 
     @Test

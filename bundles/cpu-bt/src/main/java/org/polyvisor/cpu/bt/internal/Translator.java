@@ -10,6 +10,7 @@ import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.LazyFlags;
 import org.polyvisor.x86.X86Exception;
 import org.polyvisor.x86.decode.Decoder;
@@ -32,7 +33,8 @@ import org.polyvisor.x86.decode.Mnemonic;
  * their work so no register or flag local changes before their last faulting step. A block whose
  * branch returns to its own start becomes a JVM loop, bounded by the budget.
  *
- * <p>A block ends after a near control transfer, before an instruction it does not translate
+ * <p>A block ends after an unconditional near control transfer (a conditional branch leaves
+ * when taken and goes on in the same translation otherwise), before an instruction it does not translate
  * (sensitive instructions and everything outside the subset below run on the interpreter), at the
  * end of the code page, or at {@link #MAX_INSTRUCTIONS}.
  */
@@ -48,6 +50,7 @@ final class Translator {
     private static final String LAZY = "org/polyvisor/x86/LazyFlags";
     private static final String CORE = "org/polyvisor/cpu/interpreter/core/InterpreterCore";
     private static final String SUPER = "org/polyvisor/cpu/bt/internal/CompiledBlock";
+    private static final String SELF = "org/polyvisor/cpu/bt/internal/Translator";
 
     // locals
     private static final int X = 1;
@@ -91,6 +94,7 @@ final class Translator {
     private final Label loopHead = new Label();
     private final List<Runnable> handlers = new ArrayList<>();
     private int index;
+    private int blockSize;
     private int instrEip;
     private boolean loops;
 
@@ -161,8 +165,8 @@ final class Translator {
             eips.add(ip);
             offset += in.length();
             ip = code32 ? ip + in.length() : (ip + in.length()) & 0xFFFF;
-            if (endsBlock(in.mnemonic())) {
-                break;
+            if (endsBlock(in.mnemonic()) && in.mnemonic() != Mnemonic.JCC) {
+                break; // a conditional branch's fall-through path goes on in the same translation
             }
         }
         Sensitive cls = stop == null ? null : Sensitive.of(stop);
@@ -209,7 +213,7 @@ final class Translator {
                 return n == 2 && isRegOrMem(in, 0) && isSource(in, 1) && in.size(0) <= 4;
             case INC: case DEC: case NOT: case NEG:
                 return n == 1 && isRegOrMem(in, 0);
-            case SHL: case SAL: case SHR: case SAR:
+            case SHL: case SAL: case SHR: case SAR: case ROL: case ROR:
                 return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_IMM && (in.imm() & 0x1F) != 0
                         || in.kind(1) == Instruction.KIND_REG && in.size(1) == 1 && in.reg(1) == 1);
             case IMUL_RM:
@@ -237,6 +241,9 @@ final class Translator {
                 return n == 0 || (n == 1 && in.kind(0) == Instruction.KIND_IMM);
             case NOP: case PAUSE: case CBW: case CWD: case LEAVE:
                 return true;
+            case MOVS: case STOS: case LODS:
+                // 32-bit addressing only; REPNE on these is REP (SDM Vol. 2B, REP/REPE/REPZ)
+                return in.addrSize() == 4;
             default:
                 return false;
         }
@@ -245,6 +252,7 @@ final class Translator {
     private static boolean mayFault(Instruction in) {
         switch (in.mnemonic()) {
             case PUSH: case POP: case JCC: case JMP: case CALL: case RET: case LEAVE:
+            case MOVS: case STOS: case LODS:
                 return true;
             case LEA: case NOP: case PAUSE: case CBW: case CWD:
                 return false;
@@ -295,6 +303,7 @@ final class Translator {
         mv.visitLabel(loopHead);
         fop = -1;
         int count = block.size();
+        blockSize = count;
         for (index = 0; index < count; index++) {
             Instruction in = block.get(index);
             instrEip = eips.get(index);
@@ -346,13 +355,18 @@ final class Translator {
         return cw.toByteArray();
     }
 
+    /** Whether a direct branch of the block (its last, or a conditional one inside) targets its start. */
     private boolean loopsToStart(List<Instruction> block, List<Integer> eips) {
-        Instruction last = block.get(block.size() - 1);
-        if ((last.mnemonic() == Mnemonic.JCC || last.mnemonic() == Mnemonic.JMP)
-                && last.kind(0) == Instruction.KIND_IMM) {
-            int e = eips.get(block.size() - 1);
-            int next = code32 ? e + last.length() : (e + last.length()) & 0xFFFF;
-            return relTarget(last, next) == startEip;
+        for (int i = 0; i < block.size(); i++) {
+            Instruction in = block.get(i);
+            if ((in.mnemonic() == Mnemonic.JCC || in.mnemonic() == Mnemonic.JMP)
+                    && in.kind(0) == Instruction.KIND_IMM) {
+                int e = eips.get(i);
+                int next = code32 ? e + in.length() : (e + in.length()) & 0xFFFF;
+                if (relTarget(in, next) == startEip) {
+                    return true;
+                }
+            }
         }
         return false;
     }
@@ -409,7 +423,7 @@ final class Translator {
 
     private static boolean readsFlags(Mnemonic m) {
         return m == Mnemonic.JCC || m == Mnemonic.CMOVCC || m == Mnemonic.SETCC || m == Mnemonic.ADC
-                || m == Mnemonic.SBB;
+                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR; // rotates keep SF, ZF, AF, PF
     }
 
     /** Emits one instruction; returns whether it stored to memory. */
@@ -424,6 +438,8 @@ final class Translator {
                 return unary(in, m == Mnemonic.NEG);
             case SHL: case SAL: case SHR: case SAR:
                 return in.kind(1) == Instruction.KIND_IMM ? shift(in, m) : shiftByCl(in, m);
+            case ROL: case ROR:
+                return rotate(in, m == Mnemonic.ROL);
             case IMUL_RM: {
                 int s = in.size(0);
                 int first = in.operandCount() == 3 ? 1 : 0;
@@ -540,14 +556,18 @@ final class Translator {
                 return false;
             case NOP: case PAUSE:
                 return false;
+            case MOVS: case STOS: case LODS:
+                return string(in, m, next);
             case JCC: {
                 int target = relTarget(in, next);
-                Label taken = new Label();
+                Label notTaken = new Label();
                 condition(in.condition());
-                mv.visitJumpInsn(IFNE, taken);
-                exitTo(next, index + 1);
-                mv.visitLabel(taken);
+                mv.visitJumpInsn(IFEQ, notTaken);
                 jumpTo(target, materializeOnBackEdge);
+                mv.visitLabel(notTaken);
+                if (index == blockSize - 1) {
+                    exitTo(next, index + 1);
+                } // else the fall-through path goes on with the next instruction
                 return false;
             }
             case JMP:
@@ -895,11 +915,7 @@ final class Translator {
      */
     private boolean shiftByCl(Instruction in, Mnemonic m) {
         int size = in.size(0);
-        materializeFlags();
-        fop = -1;
-        readOperand(in, 0, true);
-        mask(size);
-        mv.visitVarInsn(ISTORE, T1);
+        destinationWithFlagsStored(in, size);
         loadReg(1, 1);
         iconst(0x1F);
         mv.visitInsn(IAND);
@@ -938,6 +954,170 @@ final class Translator {
         mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
         mv.visitLabel(none);
         return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * Iterations of a REP string instruction done per execution, as the interpreter slices them:
+     * if more remain, the block leaves with EIP on the instruction (that slice counted as one
+     * retired instruction, as the interpreter counts it), so exits and interrupts are seen.
+     */
+    private static final int REP_SLICE = 1024;
+
+    /**
+     * MOVS, STOS, LODS (32-bit addressing) with or without REP, as a JVM loop. ESI/EDI/ECX change
+     * in their locals after each iteration's last faulting step, so a fault leaves exactly the
+     * iterations done so far (SDM Vol. 2B, REP: the registers are updated per iteration) with EIP
+     * on the instruction. DF is read from EFLAGS once per execution; no flag is written.
+     */
+    private boolean string(Instruction in, Mnemonic m, int next) {
+        int size = in.size(0);
+        boolean rep = in.repPrefix() != 0;
+        // T2 = the step (+size, or -size when DF is set)
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "systemFlags", "()I", true);
+        iconst(Eflags.DF);
+        mv.visitInsn(IAND);
+        Label up = new Label();
+        Label stepped = new Label();
+        mv.visitJumpInsn(IFEQ, up);
+        iconst(-size);
+        mv.visitJumpInsn(GOTO, stepped);
+        mv.visitLabel(up);
+        iconst(size);
+        mv.visitLabel(stepped);
+        mv.visitVarInsn(ISTORE, T2);
+        Label done = new Label();
+        Label head = new Label();
+        if (rep) {
+            iconst(REP_SLICE);
+            mv.visitVarInsn(ISTORE, T3);
+            mv.visitLabel(head);
+            mv.visitVarInsn(ILOAD, REG0 + 1);
+            mv.visitJumpInsn(IFEQ, done);
+            mv.visitIincInsn(T3, -1);
+            mv.visitVarInsn(ILOAD, T3);
+            Label more = new Label();
+            mv.visitJumpInsn(IFGE, more);
+            exitTo(instrEip, index + 1); // slice done, ECX not yet 0: run the instruction again
+            mv.visitLabel(more);
+        }
+        int seg = in.segment();
+        switch (m) {
+            case MOVS -> {
+                read(seg, REG0 + 6, size);
+                mv.visitVarInsn(ISTORE, WV);
+                write(0, REG0 + 7, size, WV);
+                step(6);
+                step(7);
+            }
+            case STOS -> {
+                loadReg(size, 0);
+                mv.visitVarInsn(ISTORE, WV);
+                write(0, REG0 + 7, size, WV);
+                step(7);
+            }
+            default -> { // LODS
+                read(seg, REG0 + 6, size);
+                storeReg(size, 0);
+                step(6);
+            }
+        }
+        if (rep) {
+            mv.visitIincInsn(REG0 + 1, -1);
+            written[1] = true;
+            mv.visitJumpInsn(GOTO, head);
+            mv.visitLabel(done);
+        }
+        return m != Mnemonic.LODS;
+    }
+
+    /** Adds the string step (T2) to register {@code n}. */
+    private void step(int n) {
+        mv.visitVarInsn(ILOAD, REG0 + n);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IADD);
+        mv.visitVarInsn(ISTORE, REG0 + n);
+        written[n] = true;
+    }
+
+    /** Stores the flags into the LazyFlags object, then reads the destination into T1 (masked). */
+    private void destinationWithFlagsStored(Instruction in, int size) {
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+    }
+
+    /**
+     * ROL/ROR by an immediate or by CL. A count of 0 (after masking) changes nothing; otherwise
+     * CF and OF are set from the result and the other flags kept (SDM Vol. 2B, RCL/RCR/ROL/ROR),
+     * so the flags go to the LazyFlags object first and are updated there after the store.
+     */
+    private boolean rotate(Instruction in, boolean left) {
+        int size = in.size(0);
+        destinationWithFlagsStored(in, size);
+        Label none = new Label();
+        if (in.kind(1) == Instruction.KIND_IMM) {
+            iconst(in.imm() & 0x1F);
+            mv.visitVarInsn(ISTORE, T2);
+        } else {
+            loadReg(1, 1);
+            iconst(0x1F);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, T2);
+            mv.visitVarInsn(ILOAD, T2);
+            mv.visitJumpInsn(IFEQ, none);
+        }
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        iconst(left ? 1 : 0);
+        iconst(size);
+        mv.visitMethodInsn(INVOKESTATIC, SELF, "rotated", "(IIZI)I", false);
+        mv.visitVarInsn(ISTORE, T4);
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        iconst(left ? 1 : 0);
+        iconst(size);
+        mv.visitVarInsn(ILOAD, T4);
+        mv.visitMethodInsn(INVOKESTATIC, SELF, "rotateFlags", "(L" + LAZY + ";ZII)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /** {@code a} (zero-extended from {@code size} bytes) rotated by {@code count} (1..31). */
+    static int rotated(int a, int count, boolean left, int size) {
+        int bits = size * 8;
+        int n = count % bits;
+        if (n == 0) {
+            return a;
+        }
+        int r = left ? a << n | a >>> (bits - n) : a >>> n | a << (bits - n);
+        return r & LazyFlags.mask(size);
+    }
+
+    /** CF and OF after a rotate that gave {@code r}; the other flags stay. */
+    static void rotateFlags(LazyFlags f, boolean left, int size, int r) {
+        int sign = LazyFlags.signBit(size);
+        boolean msb = (r & sign) != 0;
+        int flags = f.get() & ~(Eflags.CF | Eflags.OF);
+        if (left) {
+            flags |= r & 1;
+            if (msb != ((r & 1) != 0)) {
+                flags |= Eflags.OF;
+            }
+        } else {
+            if (msb) {
+                flags |= Eflags.CF;
+            }
+            if (msb != ((r & (sign >>> 1)) != 0)) {
+                flags |= Eflags.OF;
+            }
+        }
+        f.setAll(flags);
     }
 
     // ---- operands ----
