@@ -44,7 +44,7 @@ final class Interrupts {
         int err = errorCode;
         boolean hasErr = hasErrorCode;
         int kind = type;
-        StringBuilder history = new StringBuilder(ExceptionVectors.mnemonic(vector));
+        StringBuilder history = null; // only when delivery itself faults: most events never need it
         if (vector == ExceptionVectors.PF && type == EXCEPTION) {
             c.cr2 = (int) faultAddress;
         }
@@ -57,6 +57,9 @@ final class Interrupts {
                 c.r[Cpu.ESP] = esp;
                 if (kind == SOFTWARE) {
                     c.eip = c.startEip; // a fault while delivering INT n points at the INT
+                }
+                if (history == null) {
+                    history = new StringBuilder(ExceptionVectors.mnemonic(vector));
                 }
                 history.append(", then ").append(e.getMessage());
                 if (kind != EXCEPTION && kind != NMI) {
