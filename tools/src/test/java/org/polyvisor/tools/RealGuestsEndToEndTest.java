@@ -108,12 +108,14 @@ class RealGuestsEndToEndTest {
      */
     @Test
     void debianKernelFindsTheApicsInTheMpTablesAndBootsBothProcessors(@TempDir Path dir) throws Exception {
-        // Opt-in for now: in a full CI run on two cores this boot reached only 12 s of kernel time
-        // in 15 minutes (it reached the prompt in 580 s when run on its own); until that is
-        // understood it runs with -Dpolyvisor.linux.smp=true. The MP tables themselves are checked
-        // by bundles/boot's MpTableTest in every run.
+        // Opt-in (-Dpolyvisor.linux.smp=true) until a known fault is fixed: when the boot
+        // processor's TSC calibration succeeds (an idle host), CPU 1 stops in calibrate_delay after
+        // "calibrate_delay_direct() failed to get a good estimate" and the boot goes no further; on
+        // a loaded host the TSC is marked unstable, CPU 1 comes up, but guest time runs far slower
+        // than the host's. The MP tables themselves are checked by bundles/boot's MpTableTest.
         Assumptions.assumeTrue(Boolean.getBoolean("polyvisor.linux.smp"),
-                "two-vCPU Debian boot is opt-in (-Dpolyvisor.linux.smp=true): too slow in a full CI run on two cores");
+                "two-vCPU Debian boot is opt-in (-Dpolyvisor.linux.smp=true): the application processor "
+                + "stalls in its delay-loop calibration when the TSC calibrates (a known fault, described in this test)");
         Path kernel = cached("vmlinuz-686");
         Path initrd = cached("initramfs-686.cpio.gz");
         Path disk = dir.resolve("disk.img");
