@@ -26,10 +26,12 @@ import org.polyvisor.vm.VmStatus;
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--cpu-model MODEL] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]...
- *           [--irqchip NAME] [--until TEXT]
+ *           [--irqchip NAME] [--until TEXT [--type LINE]]
  *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet] [--log] [--stats]
  * </pre>
+ * {@code --type LINE} types LINE and a newline on the console once {@code --until}'s text shows, then
+ * runs on until the VM stops or the time is up (e.g. {@code --until 'polyvisor:/# ' --type 'poweroff -f'}).
  * {@code --log} prints the VM log (e.g. SeaBIOS's debugcon messages) to standard error as it comes.
  * Exit code: the guest's exit status after a power-off through the debug-exit port, 0 when the
  * time limit ends the run, 2 when the VM crashed, 64 for a usage error.
