@@ -215,6 +215,26 @@ public final class FakeGuestMemory implements GuestMemory {
     }
 
     /**
+     * A copy with the same layout and contents (RAM and ROM) and no watches, e.g. the second of two
+     * memories a differential test runs the same accesses on.
+     *
+     * @return the copy
+     */
+    public FakeGuestMemory copy() {
+        List<MemoryRegion> copied = new ArrayList<>();
+        for (MemoryRegion r : regions) {
+            ByteBuffer b = allocate(r.size());
+            b.put(0, r.backing(), 0, (int) r.size());
+            copied.add(new MemoryRegion(r.guestBase(), r.size(), r.kind(), r.name(), b));
+        }
+        FakeGuestMemory m = new FakeGuestMemory(copied, ramSize);
+        synchronized (legacyDecode) {
+            m.legacyDecode.putAll(legacyDecode);
+        }
+        return m;
+    }
+
+    /**
      * Returns the first region with a name.
      *
      * @param name region name

@@ -1,7 +1,9 @@
 /**
  * Fakes of the platform side of the Polyvisor API for the parts' unit tests: guest memory, port and
  * MMIO buses, a hand-driven clock, recording IRQ lines, interrupt sources and VM control, a console
- * backend, and the {@code DeviceContext} and {@code IrqChipContext} built from them.
+ * backend, and the {@code DeviceContext} and {@code IrqChipContext} built from them; and
+ * {@link org.polyvisor.testing.MmuDifferential}, which checks an MMU strategy against the
+ * architectural page walker on random page tables.
  *
  * <p>The fakes follow the documented semantics of the API (and the core's implementations of it)
  * closely enough that a device tested against them behaves the same on the platform: buses refuse
@@ -10,5 +12,5 @@
  * never the core. Not thread-safe beyond what a test driving one device from a few threads needs.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("0.1.0")
+@org.osgi.annotation.versioning.Version("0.2.0")
 package org.polyvisor.testing;

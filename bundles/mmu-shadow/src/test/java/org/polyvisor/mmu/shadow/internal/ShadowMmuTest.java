@@ -14,6 +14,8 @@ import org.polyvisor.mmu.DescriptorTableTrace;
 import org.polyvisor.mmu.PageFault;
 import org.polyvisor.mmu.PagingMode;
 import org.polyvisor.mmu.Translation;
+import org.polyvisor.testing.FakeGuestMemory;
+import org.polyvisor.testing.MmuDifferential;
 
 class ShadowMmuTest {
 
@@ -22,47 +24,38 @@ class ShadowMmuTest {
     @ParameterizedTest
     @ValueSource(longs = {1, 2, 3, 4, 5, 6})
     void matchesTheArchitecturalWalkOnRandomTables32Bit(long seed) {
-        Differential d = new Differential(seed, false, m -> new ShadowMmu(m, 1, 2048, 128));
+        MmuDifferential d = new MmuDifferential(seed, false, m -> new ShadowMmu(m, 1, 2048, 128));
         d.run(30_000);
-        Map<String, Long> s = d.mmu.stats();
+        Map<String, Long> s = d.mmu().stats();
         assertTrue(s.get("shadow-hits") > 0 && s.get("trace-faults") > 0 && s.get("shadow-pages-zapped") > 0, s::toString);
-        assertTrue(d.faults > 100 && d.faults < d.accesses, d.faults + " faults of " + d.accesses);
+        assertTrue(d.faults() > 100 && d.faults() < d.accesses(), d.faults() + " faults of " + d.accesses());
     }
 
     @ParameterizedTest
     @ValueSource(longs = {11, 12, 13, 14, 15, 16})
     void matchesTheArchitecturalWalkOnRandomTablesPae(long seed) {
-        Differential d = new Differential(seed, true, m -> new ShadowMmu(m, 1, 2048, 128));
+        MmuDifferential d = new MmuDifferential(seed, true, m -> new ShadowMmu(m, 1, 2048, 128));
         d.run(30_000);
-        Map<String, Long> s = d.mmu.stats();
+        Map<String, Long> s = d.mmu().stats();
         assertTrue(s.get("shadow-hits") > 0 && s.get("trace-faults") > 0, s::toString);
     }
 
     @ParameterizedTest
     @ValueSource(longs = {21, 22, 23})
     void staysExactAndBoundedUnderATinyCap(long seed) {
-        Differential d = new Differential(seed, seed % 2 == 0, m -> new ShadowMmu(m, 1, 4, 2));
+        MmuDifferential d = new MmuDifferential(seed, seed % 2 == 0, m -> new ShadowMmu(m, 1, 4, 2));
         d.run(20_000);
-        Map<String, Long> s = d.mmu.stats();
+        Map<String, Long> s = d.mmu().stats();
         assertTrue(s.get("shadow-pages-peak") <= 4 && s.get("roots") <= 2, s::toString);
         assertTrue(s.get("evictions") > 0, s::toString);
         // Watches are released with the shadows that needed them.
-        assertTrue(d.sut.watchCount() <= 4 + 2 * 5 + 2, "watches " + d.sut.watchCount() + " " + s);
+        assertTrue(d.memoryUnderTest().watchCount() <= 4 + 2 * 5 + 2, "watches " + d.memoryUnderTest().watchCount() + " " + s);
     }
 
-    /** A 32-bit address space: PD at 0x1000, PT at 0x2000 mapping 0-4 MiB identically, user and writable. */
-    private static TestMemory identitySpace() {
-        TestMemory m = new TestMemory(8 << 20);
-        m.writeDword(0x1000, 0x2000 | 7);
-        for (int i = 0; i < 1024; i++) {
-            m.writeDword(0x2000 + 4 * i, i << 12 | 7);
-        }
-        return m;
-    }
 
     @Test
     void shadowsSurviveCr3SwitchesAndFollowTracedEdits() throws PageFault {
-        TestMemory m = identitySpace();
+        FakeGuestMemory m = MmuDifferential.identitySpace(7);
         // A second address space at 0x3000 sharing the same page table.
         m.writeDword(0x3000, 0x2000 | 7);
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
@@ -96,7 +89,7 @@ class ShadowMmuTest {
 
     @Test
     void cleanPagesAreMappedReadOnlyUntilTheFirstWrite() throws PageFault {
-        TestMemory m = identitySpace();
+        FakeGuestMemory m = MmuDifferential.identitySpace(7);
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
         long r = mmu.translate(0, a, 0x7000, Access.READ, false);
@@ -115,7 +108,7 @@ class ShadowMmuTest {
 
     @Test
     void largeGlobalPagesAndWriteProtect() throws PageFault {
-        TestMemory m = new TestMemory(8 << 20);
+        FakeGuestMemory m = MmuDifferential.memory();
         m.writeDword(0x1000 + 4, 0x0040_0000 | 0x83 | 0x100); // 4 MiB at 4 MiB, RW, supervisor, global
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
         PagingMode noWp = new PagingMode(0x8000_0011L, 0x1000, 0x10 | 0x80, 0);
@@ -134,10 +127,10 @@ class ShadowMmuTest {
 
     @Test
     void recursiveAndRomAndOutsideTablesNeverThrowHostExceptions() throws PageFault {
-        TestMemory m = new TestMemory(8 << 20);
+        FakeGuestMemory m = MmuDifferential.memory();
         m.writeDword(0x1000 + 4 * 1023, 0x1000 | 3); // the last PDE maps the directory itself
-        m.writeDword(0x1000, (int) TestMemory.ROM_BASE | 3); // a page table in ROM
-        m.pokeRom(TestMemory.ROM_BASE, 0x5000 | 3); // its entry 0, accessed bit clear
+        m.writeDword(0x1000, (int) MmuDifferential.ROM_BASE | 3); // a page table in ROM
+        MmuDifferential.pokeRom(m, MmuDifferential.ROM_BASE, 0x5000 | 3); // its entry 0, accessed bit clear
         m.writeDword(0x1000 + 4, 0xFEE0_0000 | 7); // a page table outside RAM: reads all ones
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
@@ -151,14 +144,14 @@ class ShadowMmuTest {
         assertEquals(0x6000L, Translation.page(mmu.translate(0, a, 0xFFC0_0000L + (5 << 12), Access.READ, false)));
         // The ROM table: translation works, the accessed bit cannot be set (the bus drops the write).
         assertEquals(0x5000L, Translation.address(mmu.translate(0, a, 0x0, Access.READ, false)));
-        assertEquals(0x5000 | 3, m.readDword(TestMemory.ROM_BASE));
+        assertEquals(0x5000 | 3, m.readDword(MmuDifferential.ROM_BASE));
         // Outside RAM the entries read as all ones: present, writable, user, accessed, dirty.
         assertEquals(0xFFFF_F000L, Translation.page(mmu.translate(0, a, 0x0040_0000L, Access.WRITE, true)));
     }
 
     @Test
     void descriptorTableTraceCountsWritesToTheTableAndItsMapping() throws PageFault {
-        TestMemory m = identitySpace();
+        FakeGuestMemory m = MmuDifferential.identitySpace(7);
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
         DescriptorTableTrace gdt = mmu.traceDescriptorTable(0, a, 0x9000, 0xFFF).orElseThrow();
@@ -180,7 +173,7 @@ class ShadowMmuTest {
 
     @Test
     void pagingOffIsIdentityWithMmioMarked() throws PageFault {
-        TestMemory m = new TestMemory(8 << 20);
+        FakeGuestMemory m = MmuDifferential.memory();
         ShadowMmu mmu = new ShadowMmu(m, 1, 64, 8);
         PagingMode off = new PagingMode(0x11, 0, 0, 0);
         assertEquals(0x1234L, Translation.address(mmu.translate(0, off, 0x1234, Access.WRITE, true)));

@@ -15,6 +15,8 @@ import org.polyvisor.mmu.DirtyPageLog;
 import org.polyvisor.mmu.PageFault;
 import org.polyvisor.mmu.PagingMode;
 import org.polyvisor.mmu.Translation;
+import org.polyvisor.testing.FakeGuestMemory;
+import org.polyvisor.testing.MmuDifferential;
 
 class SlatMmuTest {
 
@@ -23,9 +25,9 @@ class SlatMmuTest {
     @ParameterizedTest
     @ValueSource(longs = {1, 2, 3, 4, 5, 6})
     void matchesTheArchitecturalWalkOnRandomTables32Bit(long seed) {
-        Differential d = nested(seed, false);
+        MmuDifferential d = nested(seed, false);
         d.run(30_000);
-        Map<String, Long> s = d.mmu.stats();
+        Map<String, Long> s = d.mmu().stats();
         assertTrue(s.get("2d-walk-steps") > s.get("guest-walks") * 4, s::toString);
         assertTrue(s.get("nested-violations-mmio") > 0, s::toString);
     }
@@ -33,7 +35,7 @@ class SlatMmuTest {
     @ParameterizedTest
     @ValueSource(longs = {11, 12, 13, 14, 15, 16})
     void matchesTheArchitecturalWalkOnRandomTablesPae(long seed) {
-        Differential d = nested(seed, true);
+        MmuDifferential d = nested(seed, true);
         d.run(30_000);
     }
 
@@ -41,14 +43,14 @@ class SlatMmuTest {
     @ValueSource(longs = {31, 32, 33, 34})
     void staysExactWhileDirtyLogging(long seed) {
         // Seeds 33 and 34 run at the smallest nested-table cap: one page table for dirty logging.
-        Differential d = new Differential(seed, seed % 2 == 0,
+        MmuDifferential d = new MmuDifferential(seed, seed % 2 == 0,
                 m -> seed < 33 ? new SlatMmu(m, 1) : new SlatMmu(m, 1, new SlatMmu(m, 1).minimumPages())) {
             @Override
-            long writableMask(long gpa) {
+            protected long writableMask(long gpa) {
                 return 0; // pages not yet written in this round are handed out without WRITABLE
             }
         };
-        DirtyPageLog log = d.mmu.dirtyLog().orElseThrow();
+        DirtyPageLog log = d.mmu().dirtyLog().orElseThrow();
         log.start();
         for (int round = 0; round < 5; round++) {
             d.run(4_000);
@@ -60,29 +62,20 @@ class SlatMmuTest {
     }
 
     /** The reference comparison, except that ROM frames are write protected by the nested table. */
-    private static Differential nested(long seed, boolean pae) {
-        return new Differential(seed, pae, m -> new SlatMmu(m, 1)) {
+    private static MmuDifferential nested(long seed, boolean pae) {
+        return new MmuDifferential(seed, pae, m -> new SlatMmu(m, 1)) {
             @Override
-            long writableMask(long gpa) {
-                return gpa >= TestMemory.ROM_BASE && gpa < TestMemory.ROM_BASE + TestMemory.ROM_SIZE ? 0
+            protected long writableMask(long gpa) {
+                return gpa >= MmuDifferential.ROM_BASE && gpa < MmuDifferential.ROM_BASE + MmuDifferential.ROM_SIZE ? 0
                         : Translation.WRITABLE;
             }
         };
     }
 
-    /** PD at 0x1000 -> PT at 0x2000 mapping 0-4 MiB identically, user and writable, A and D preset. */
-    private static TestMemory identitySpace() {
-        TestMemory m = new TestMemory(8 << 20);
-        m.writeDword(0x1000, 0x2000 | 0x67);
-        for (int i = 0; i < 1024; i++) {
-            m.writeDword(0x2000 + 4 * i, i << 12 | 0x67);
-        }
-        return m;
-    }
 
     @Test
     void aTwoDimensionalWalkCountsItsSteps() throws PageFault {
-        SlatMmu mmu = new SlatMmu(identitySpace(), 1);
+        SlatMmu mmu = new SlatMmu(MmuDifferential.identitySpace(0x67), 1);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
         mmu.translate(0, a, 0x3456, Access.READ, false);
         // RAM is mapped with 2 MiB nested leaves: 3 nested steps per guest-physical address.
@@ -93,9 +86,9 @@ class SlatMmuTest {
 
     @Test
     void mmioAndRomAreNestedViolations() throws PageFault {
-        TestMemory m = identitySpace();
+        FakeGuestMemory m = MmuDifferential.identitySpace(0x67);
         m.writeDword(0x2000 + 4 * 5, 0xFEC0_0000 | 0x67); // an MMIO page
-        m.writeDword(0x2000 + 4 * 6, (int) TestMemory.ROM_BASE | 0x67); // ROM
+        m.writeDword(0x2000 + 4 * 6, (int) MmuDifferential.ROM_BASE | 0x67); // ROM
         SlatMmu mmu = new SlatMmu(m, 1);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
         long r = mmu.translate(0, a, 0x5010, Access.WRITE, false);
@@ -114,7 +107,7 @@ class SlatMmuTest {
 
     @Test
     void dirtyLoggingThroughTheNestedTable() throws PageFault {
-        TestMemory m = identitySpace();
+        FakeGuestMemory m = MmuDifferential.identitySpace(0x67);
         m.writeDword(0x2000 + 4 * 9, 9 << 12 | 0x07); // page 9: accessed and dirty clear
         SlatMmu mmu = new SlatMmu(m, 1);
         PagingMode a = new PagingMode(PG_WP, 0x1000, 0, 0);
@@ -142,7 +135,7 @@ class SlatMmuTest {
 
     @Test
     void theNestedTableIsBoundedAndUsesLargePages() {
-        SlatMmu mmu = new SlatMmu(new TestMemory(8 << 20), 1);
+        SlatMmu mmu = new SlatMmu(MmuDifferential.memory(), 1);
         Map<String, Long> s = mmu.stats();
         assertEquals(4, s.get("nested-2m-leaves"), s::toString); // 8 MiB of RAM
         assertEquals(16, s.get("nested-4k-leaves"), s::toString); // the 64 KiB ROM window
@@ -154,7 +147,7 @@ class SlatMmuTest {
 
     @Test
     void aNestedTableCapFoldsPageTablesBackAndTheLogMissesNoWrite() throws PageFault {
-        TestMemory m = new TestMemory(8 << 20);
+        FakeGuestMemory m = MmuDifferential.memory();
         int cap = new SlatMmu(m, 1).minimumPages() + 1; // two page tables for four 2 MiB ranges of RAM
         SlatMmu mmu = new SlatMmu(m, 1, cap);
         PagingMode off = new PagingMode(0x11, 0, 0, 0);
@@ -191,7 +184,7 @@ class SlatMmuTest {
 
     @Test
     void aCapBelowWhatTheLayoutNeedsIsRefused() {
-        TestMemory m = new TestMemory(8 << 20);
+        FakeGuestMemory m = MmuDifferential.memory();
         int min = new SlatMmu(m, 1).minimumPages();
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new SlatMmu(m, 1, min - 1));

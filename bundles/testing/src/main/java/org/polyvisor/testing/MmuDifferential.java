@@ -1,10 +1,8 @@
-package org.polyvisor.mmu.slat.internal;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
+package org.polyvisor.testing;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
 import org.polyvisor.memory.GuestMemory;
@@ -26,31 +24,80 @@ import org.polyvisor.x86.paging.PageWalker;
  * recursive maps), at ROM (entries there have accessed and dirty set, since the reference walker's
  * compare-and-swap cannot write ROM), outside RAM (reads as all ones), or at data frames.
  */
-class Differential {
+public class MmuDifferential {
 
-    static final int RAM = 8 << 20;
-    static final long POOL = 0x0010_0000L;
-    static final int POOL_PAGES = 48;
-    static final long OUTSIDE = 0xFEE0_0000L;
+    /** Bytes of RAM, from address 0. */
+    public static final int RAM = 8 << 20;
+    /** A 64 KiB ROM window inside the 4 GiB space, above RAM (15 MiB). */
+    public static final long ROM_BASE = 0x00F0_0000L;
+    /** Size of the ROM window. */
+    public static final int ROM_SIZE = 0x1_0000;
+    private static final long POOL = 0x0010_0000L;
+    private static final int POOL_PAGES = 48;
+    private static final long OUTSIDE = 0xFEE0_0000L;
 
-    final Random rnd;
-    final TestMemory ref;
-    final TestMemory sut;
-    final Mmu mmu;
-    long cr0 = 0x8001_0011L; // PG, WP, ET, PE
-    long cr3;
-    long cr4;
-    long efer;
-    long accesses;
-    long faults;
+    private final Random rnd;
+    private final FakeGuestMemory ref;
+    private final FakeGuestMemory sut;
+    private final Mmu mmu;
+    private long cr0 = 0x8001_0011L; // PG, WP, ET, PE
+    private long cr3;
+    private long cr4;
+    private long efer;
+    private long accesses;
+    private long faults;
 
-    final long[] hot = new long[48];
-    final boolean paeTables;
+    private final long[] hot = new long[48];
+    private final boolean paeTables;
 
-    Differential(long seed, boolean pae, Function<GuestMemory, Mmu> factory) {
+    /**
+     * The memory layout of these tests: {@link #RAM} bytes of RAM at 0 and a ROM region named
+     * "rom" at {@link #ROM_BASE}.
+     *
+     * @return zeroed memory
+     */
+    public static FakeGuestMemory memory() {
+        return FakeGuestMemory.builder().ram(0, RAM).rom(ROM_BASE, ROM_SIZE, "rom").build();
+    }
+
+    /**
+     * {@link #memory()} with a 32-bit address space: the page directory at 0x1000, one page table
+     * at 0x2000 mapping 0-4 MiB identically.
+     *
+     * @param flags the low bits of every entry (e.g. 7 for present, writable, user)
+     * @return the memory
+     */
+    public static FakeGuestMemory identitySpace(int flags) {
+        FakeGuestMemory m = memory();
+        m.writeDword(0x1000, 0x2000 | flags);
+        for (int i = 0; i < 1024; i++) {
+            m.writeDword(0x2000 + 4 * i, i << 12 | flags);
+        }
+        return m;
+    }
+
+    /**
+     * Writes a dword of ROM, which guest writes cannot (test set-up only).
+     *
+     * @param m memory from {@link #memory()}
+     * @param gpa an address in the ROM window
+     * @param value the dword
+     */
+    public static void pokeRom(FakeGuestMemory m, long gpa, int value) {
+        m.region("rom").backing().putInt((int) (gpa - ROM_BASE), value);
+    }
+
+    /**
+     * Builds random tables in a fresh memory and the MMU under test on a copy of it.
+     *
+     * @param seed the random seed (a failure names it)
+     * @param pae PAE-format tables (else 32-bit)
+     * @param factory builds the MMU strategy under test on its memory
+     */
+    public MmuDifferential(long seed, boolean pae, Function<GuestMemory, Mmu> factory) {
         rnd = new Random(seed);
         paeTables = pae;
-        TestMemory m = new TestMemory(RAM);
+        FakeGuestMemory m = memory();
         cr4 = pae ? 0x20 : 0x10; // PAE or PSE
         efer = pae && rnd.nextBoolean() ? 1 << 11 : 0;
         for (int p = 0; p < POOL_PAGES; p++) {
@@ -65,10 +112,10 @@ class Differential {
                 }
             }
         }
-        for (int i = 0; i < TestMemory.ROM_SIZE; i += 8) {
+        for (int i = 0; i < ROM_SIZE; i += 8) {
             long e = entry(true) | 0x61; // P, A, D: the reference walker cannot update ROM
-            m.pokeRom(TestMemory.ROM_BASE + i, (int) e);
-            m.pokeRom(TestMemory.ROM_BASE + i + 4, pae ? (int) (e >>> 32) : (int) entry(true) | 0x61);
+            pokeRom(m, ROM_BASE + i, (int) e);
+            pokeRom(m, ROM_BASE + i + 4, pae ? (int) (e >>> 32) : (int) entry(true) | 0x61);
         }
         cr3 = pickRoot();
         for (int i = 0; i < hot.length; i++) {
@@ -79,30 +126,50 @@ class Differential {
         mmu = factory.apply(sut);
     }
 
-    boolean pae() {
+    /** @return the memory the MMU under test runs on (for checks on its watches) */
+    public FakeGuestMemory memoryUnderTest() {
+        return sut;
+    }
+
+    /** @return the MMU under test */
+    public Mmu mmu() {
+        return mmu;
+    }
+
+    /** @return accesses made so far */
+    public long accesses() {
+        return accesses;
+    }
+
+    /** @return accesses so far that faulted */
+    public long faults() {
+        return faults;
+    }
+
+    private boolean pae() {
         return (cr4 & 0x20) != 0;
     }
 
-    PagingMode mode() {
+    private PagingMode mode() {
         return new PagingMode(cr0, cr3, cr4, efer);
     }
 
-    long pickRoot() {
+    private long pickRoot() {
         return POOL + rnd.nextInt(4) * 4096L;
     }
 
-    long randomSlot() {
+    private long randomSlot() {
         return POOL + rnd.nextInt(POOL_PAGES) * 4096L + rnd.nextInt(1024) * 4L;
     }
 
     /** Where an entry points: mostly pool pages (tables, recursion), sometimes ROM, outside RAM, data. */
-    long target(boolean leaf) {
+    private long target(boolean leaf) {
         int k = rnd.nextInt(100);
         if (leaf ? k < 20 : k < 85) {
             return POOL + rnd.nextInt(POOL_PAGES) * 4096L;
         }
         if (k < 90) {
-            return TestMemory.ROM_BASE + rnd.nextInt(TestMemory.ROM_SIZE / 4096) * 4096L;
+            return ROM_BASE + rnd.nextInt(ROM_SIZE / 4096) * 4096L;
         }
         if (k < 93) {
             return OUTSIDE;
@@ -111,7 +178,7 @@ class Differential {
     }
 
     /** A mostly well-formed entry (present, often writable and user), with rare reserved bits. */
-    long entry(boolean leaf) {
+    private long entry(boolean leaf) {
         if (rnd.nextInt(12) == 0) {
             return 0;
         }
@@ -130,11 +197,11 @@ class Differential {
         return e;
     }
 
-    long randomEntry() {
+    private long randomEntry() {
         return entry(rnd.nextBoolean());
     }
 
-    static void writeEntry(GuestMemory m, long slot, long e) {
+    private static void writeEntry(GuestMemory m, long slot, long e) {
         if ((slot & 7) == 0 && (e >>> 32) != 0) {
             m.writeQword(slot, e);
         } else {
@@ -142,14 +209,21 @@ class Differential {
         }
     }
 
-    long randomLinear() {
+    private long randomLinear() {
         if (rnd.nextInt(5) != 0) {
             return hot[rnd.nextInt(hot.length)] | rnd.nextInt(4096);
         }
         return rnd.nextLong() & 0xFFFF_FFFFL;
     }
 
-    void run(int steps) {
+    /**
+     * Runs random steps: accesses (70 %), traced entry edits, accessed/dirty clearing, CR3 switches,
+     * paging-mode toggles, INVLPG and accesses with paging off.
+     *
+     * @param steps how many
+     * @throws AssertionError at the first access that differs, and if RAM differs at the end
+     */
+    public void run(int steps) {
         for (int i = 0; i < steps; i++) {
             int k = rnd.nextInt(100);
             if (k < 70) {
@@ -196,14 +270,16 @@ class Differential {
                 }
             }
         }
-        assertArrayEquals(ref.ramBytes(), sut.ramBytes(), "RAM after the run");
+        if (ref.region("ram").backing().mismatch(sut.region("ram").backing()) >= 0) {
+            throw new AssertionError("RAM after the run differs: " + differences(ref, sut, 0, RAM));
+        }
     }
 
-    void access() {
+    private void access() {
         access(randomLinear(), Access.values()[rnd.nextInt(3)], rnd.nextInt(3) == 0);
     }
 
-    void access(long linear, Access access, boolean user) {
+    private void access(long linear, Access access, boolean user) {
         accesses++;
         PagingMode mode = mode();
         String what = String.format("%s %s at %08x, cr0 %x cr3 %x cr4 %x efer %x (access %d) walk %s",
@@ -228,26 +304,47 @@ class Differential {
         if (expectedFault != null) {
             faults++;
             if (actualFault == null) {
-                fail(what + ": expected " + expectedFault.getMessage() + ", got " + Translation.toString(actual));
+                throw new AssertionError(what + ": expected " + expectedFault.getMessage() + ", got "
+                        + Translation.toString(actual));
             }
-            assertEquals(expectedFault.getMessage(), actualFault.getMessage(), what);
+            same(expectedFault.getMessage(), actualFault.getMessage(), what);
         } else {
             if (actualFault != null) {
-                fail(what + ": expected " + Translation.toString(expected) + ", got " + actualFault.getMessage());
+                throw new AssertionError(what + ": expected " + Translation.toString(expected) + ", got "
+                        + actualFault.getMessage());
             }
             long mask = Translation.ADDRESS_MASK | Translation.USER | Translation.DIRTY | Translation.LARGE
                     | (mode.enabled() ? Translation.GLOBAL : 0) | writableMask(Translation.address(expected));
-            assertEquals(Translation.toString(expected & mask), Translation.toString(actual & mask), what);
+            same(Translation.toString(expected & mask), Translation.toString(actual & mask), what);
         }
-        ByteBuffer a = ref.ram.slice((int) POOL, POOL_PAGES * 4096);
-        ByteBuffer b = sut.ram.slice((int) POOL, POOL_PAGES * 4096);
+        ByteBuffer a = ref.region("ram").backing().slice((int) POOL, POOL_PAGES * 4096);
+        ByteBuffer b = sut.region("ram").backing().slice((int) POOL, POOL_PAGES * 4096);
         if (a.mismatch(b) >= 0) {
-            fail(what + ": page tables differ: " + TestMemory.differences(ref.ramBytes(), sut.ramBytes()));
+            throw new AssertionError(what + ": page tables differ: " + differences(ref, sut, POOL, POOL_PAGES * 4096));
         }
     }
 
+    private static void same(String expected, String actual, String what) {
+        if (!expected.equals(actual)) {
+            throw new AssertionError(what + ": expected " + expected + ", got " + actual);
+        }
+    }
+
+    /** The first differing dwords of two memories in a range (for failure messages). */
+    private static List<String> differences(GuestMemory a, GuestMemory b, long from, int length) {
+        List<String> out = new ArrayList<>();
+        for (long p = from; p < from + length && out.size() < 8; p += 4) {
+            int x = a.readDword(p);
+            int y = b.readDword(p);
+            if (x != y) {
+                out.add(String.format("0x%x: %08x vs %08x", p, x, y));
+            }
+        }
+        return out;
+    }
+
     /** The guest entries a walk of {@code linear} reads (for failure messages). */
-    String chain(long linear) {
+    private String chain(long linear) {
         if (!pae()) {
             long pdeAddr = (cr3 & 0xFFFF_F000L) + ((linear >>> 22) << 2);
             long pde = ref.readDword(pdeAddr) & 0xFFFF_FFFFL;
@@ -270,7 +367,7 @@ class Differential {
      * @param gpa the translated address
      * @return the WRITABLE bit if it is compared
      */
-    long writableMask(long gpa) {
+    protected long writableMask(long gpa) {
         return Translation.WRITABLE;
     }
 }
