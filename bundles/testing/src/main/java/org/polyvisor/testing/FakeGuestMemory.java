@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.memory.MemoryRegion;
 import org.polyvisor.memory.WriteListener;
@@ -61,6 +62,7 @@ public final class FakeGuestMemory implements GuestMemory {
     private final long ramSize;
     private final List<Watch> watches = new CopyOnWriteArrayList<>();
     private final Map<Long, String> legacyDecode = new TreeMap<>();
+    private final AtomicLong droppedWrites = new AtomicLong();
 
     private FakeGuestMemory(List<MemoryRegion> regions, long ramSize) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
@@ -290,10 +292,21 @@ public final class FakeGuestMemory implements GuestMemory {
     private boolean store(long gpa, int value) {
         MemoryRegion r = find(gpa);
         if (r == null || r.kind() != MemoryRegion.Kind.RAM) {
-            return false; // open bus or ROM: dropped
+            droppedWrites.incrementAndGet(); // open bus or ROM: dropped
+            return false;
         }
         r.backing().put((int) (gpa - r.guestBase()), (byte) value);
         return true;
+    }
+
+    /**
+     * Counts the bytes written where no RAM is (open bus or ROM) and dropped, so a test can show
+     * that a device never wrote outside RAM.
+     *
+     * @return bytes dropped so far
+     */
+    public long droppedWrites() {
+        return droppedWrites.get();
     }
 
     private void store(long gpa, long value, int size) {

@@ -78,7 +78,7 @@ class VirtioPciTransportTest {
     @AfterEach
     void close() {
         vm.close();
-        assertEquals(0, vm.memory.strayWrites);
+        assertEquals(0, vm.memory.droppedWrites());
     }
 
     private VirtioDriver ready() {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
-import org.polyvisor.virtio.testing.FakeMemory;
+import org.polyvisor.testing.FakeGuestMemory;
 
 /**
  * Random descriptor tables, indirect tables and available rings against the walker: it must only
@@ -26,7 +26,7 @@ class VirtqueueFuzzTest {
         int iterations = Integer.getInteger("virtio.fuzz.iterations", 50_000);
         long seed = Long.getLong("virtio.fuzz.seed", 0x5EED_F00DL);
         Random r = new Random(seed);
-        FakeMemory mem = new FakeMemory(RAM, ROM);
+        FakeGuestMemory mem = FakeGuestMemory.builder().ram(0, RAM).rom(ROM, 0x1_0000, "rom").build();
         long chains = 0;
         long errors = 0;
         long segments = 0;
@@ -75,14 +75,14 @@ class VirtqueueFuzzTest {
                 throw new AssertionError("host exception at iteration " + it + " (seed " + seed + ")", e);
             }
         }
-        assertEquals(0, mem.strayWrites, "no write outside RAM");
+        assertEquals(0, mem.droppedWrites(), "no write outside RAM");
         long ms = (System.nanoTime() - start) / 1_000_000;
         System.out.printf("virtio fuzz: %d iterations, %d chains (%d buffers), %d protocol errors, %d ms%n",
                 iterations, chains, segments, errors, ms);
         assertTrue(iterations < 1000 || (chains > 0 && errors > 0), "the fuzzer reaches both outcomes");
     }
 
-    private static void writeRandomDescriptor(Random r, FakeMemory mem, long at, int tableSize) {
+    private static void writeRandomDescriptor(Random r, FakeGuestMemory mem, long at, int tableSize) {
         long addr = switch (r.nextInt(6)) {
             case 0 -> r.nextLong();
             case 1 -> ROM + r.nextInt(0x1_0000);
@@ -106,7 +106,7 @@ class VirtqueueFuzzTest {
         mem.writeWord(at + 14, next);
     }
 
-    private static void check(FakeMemory mem, DescriptorChain c, int it) {
+    private static void check(FakeGuestMemory mem, DescriptorChain c, int it) {
         long total = 0;
         for (int i = 0; i < c.segments(); i++) {
             boolean writable = i >= c.readableSegments();

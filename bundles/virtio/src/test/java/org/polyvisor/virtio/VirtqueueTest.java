@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.polyvisor.virtio.testing.FakeMemory;
+import org.polyvisor.testing.FakeGuestMemory;
 
 /** The split-ring walker against the cases virtio 1.1 section 2.6 and the issue name. */
 class VirtqueueTest {
@@ -21,7 +21,7 @@ class VirtqueueTest {
     static final int WRITE = 2;
     static final int INDIRECT = 4;
 
-    final FakeMemory mem = new FakeMemory(RAM, 0xFFFF_0000L);
+    final FakeGuestMemory mem = FakeGuestMemory.builder().ram(0, RAM).rom(0xFFFF_0000L, 0x1_0000, "rom").build();
     int availIdx;
 
     Virtqueue queue(boolean indirect) throws VirtioException {
@@ -84,7 +84,7 @@ class VirtqueueTest {
         assertEquals(6, w.write(new byte[] {9, 8, 7, 6, 5, 4, 3}, 0, 7));
         assertEquals(7, mem.readByte(0x9800));
         assertEquals(0, w.remaining());
-        assertEquals(0, mem.strayWrites);
+        assertEquals(0, mem.droppedWrites());
     }
 
     @Test

@@ -14,6 +14,9 @@ import org.polyvisor.io.MmioBus;
 import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.IrqLine;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.testing.FakeGuestMemory;
+import org.polyvisor.testing.FakeMmioBus;
+import org.polyvisor.testing.FakePortBus;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.time.VmClock;
 
@@ -49,7 +52,7 @@ public final class TestVm implements AutoCloseable {
     /** The VM name (unique per test VM). */
     public final String name;
     /** Guest memory. */
-    public final FakeMemory memory;
+    public final FakeGuestMemory memory;
     /** Port bus. */
     public final FakePortBus ports = new FakePortBus();
     /** MMIO bus. */
@@ -78,7 +81,7 @@ public final class TestVm implements AutoCloseable {
         synchronized (TestVm.class) {
             name = "vm" + (++counter) + "-" + System.nanoTime();
         }
-        memory = new FakeMemory(ram, 0xFFFF_0000L);
+        memory = FakeGuestMemory.builder().ram(0, ram).rom(0xFFFF_0000L, 0x1_0000, "rom").build();
         mmio = new FakeMmioBus(memory);
         if (bridge) {
             addBridge();

@@ -11,6 +11,7 @@ import org.polyvisor.io.PortBus;
 import org.polyvisor.irq.IrqLine;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.testing.FakeGuestMemory;
+import org.polyvisor.testing.FakePortBus;
 import org.polyvisor.time.VmClock;
 
 /** Small fakes of the platform side of the device API. */

@@ -42,7 +42,7 @@ class VirtioBlkTest {
     @AfterEach
     void close() {
         vm.close();
-        assertEquals(0, vm.memory.strayWrites);
+        assertEquals(0, vm.memory.droppedWrites());
     }
 
     Path image(int sectors) throws IOException {

@@ -66,7 +66,7 @@ class VirtioConsoleTest {
     @AfterEach
     void close() {
         vm.close();
-        assertEquals(0, vm.memory.strayWrites);
+        assertEquals(0, vm.memory.droppedWrites());
     }
 
     @Test

@@ -75,7 +75,7 @@ class VirtioNetTest {
         @Override
         public void close() {
             vm.close();
-            assertEquals(0, vm.memory.strayWrites);
+            assertEquals(0, vm.memory.droppedWrites());
         }
     }
 
