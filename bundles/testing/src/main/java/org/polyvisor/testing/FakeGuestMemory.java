@@ -300,6 +300,20 @@ public final class FakeGuestMemory implements GuestMemory {
     }
 
     /**
+     * Reads a NUL-terminated string of 8-bit characters (a command line, a boot loader's name).
+     *
+     * @param gpa where it starts
+     * @return the characters before the NUL
+     */
+    public String cString(long gpa) {
+        StringBuilder sb = new StringBuilder();
+        for (int c; (c = readByte(gpa++)) != 0; ) {
+            sb.append((char) c);
+        }
+        return sb.toString();
+    }
+
+    /**
      * Counts the bytes written where no RAM is (open bus or ROM) and dropped, so a test can show
      * that a device never wrote outside RAM.
      *

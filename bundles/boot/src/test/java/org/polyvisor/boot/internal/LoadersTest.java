@@ -18,6 +18,7 @@ import org.polyvisor.boot.BootLoader;
 import org.polyvisor.boot.BootPlan;
 import org.polyvisor.boot.BootRequest;
 import org.polyvisor.cpu.CpuState;
+import org.polyvisor.testing.FakeGuestMemory;
 
 /** The loaders against a fake memory: what they write where, and the state they start in. */
 class LoadersTest {
@@ -46,7 +47,16 @@ class LoadersTest {
         return b;
     }
 
-    private static BootRequest request(FakeMemory m, byte[] kernel, List<BootImage> initrds, String cmdline) {
+    /**
+     * A PC's RAM as the core lays it out without firmware: below 640 KiB, at 0xC0000-0xFFFFF and
+     * from 1 MiB.
+     */
+    static FakeGuestMemory memory(long ramBytes) {
+        return FakeGuestMemory.builder().ram(0, 0xA_0000, "ram-low").ram(0xC_0000, 0x4_0000, "ram-upper")
+                .ram(0x10_0000, ramBytes - 0x10_0000, "ram").ramSize(ramBytes).build();
+    }
+
+    private static BootRequest request(FakeGuestMemory m, byte[] kernel, List<BootImage> initrds, String cmdline) {
         return new BootRequest("t", new BootImage("k", kernel, ""), initrds, cmdline, m, CpuState.powerOn(0x600), 1);
     }
 
@@ -63,7 +73,7 @@ class LoadersTest {
 
     @Test
     void linux32FillsBootParamsAndEntersFlatProtectedMode() {
-        FakeMemory m = new FakeMemory(64 * MIB);
+        FakeGuestMemory m = memory(64 * MIB);
         byte[] k = bzImage(8192, 2 * MIB);
         byte[] initrd = new byte[10000];
         initrd[0] = 0x1F;
@@ -78,7 +88,7 @@ class LoadersTest {
         long zp = Linux32Loader.ZERO_PAGE;
         assertEquals(0x5372_6448, m.readDword(zp + 0x202), "setup header copied");
         assertEquals(0xFF, m.readByte(zp + 0x210), "type_of_loader");
-        assertEquals("console=ttyS0", m.string(m.readDword(zp + 0x228)));
+        assertEquals("console=ttyS0", m.cString(m.readDword(zp + 0x228)));
         long initrdAddr = m.readDword(zp + 0x218) & 0xFFFF_FFFFL;
         assertEquals(10000, m.readDword(zp + 0x21C));
         assertEquals(0, initrdAddr & 0xFFF);
@@ -95,7 +105,7 @@ class LoadersTest {
 
     @Test
     void linuxSetupPatchesTheHeaderAndInstallsTheBiosStub() {
-        FakeMemory m = new FakeMemory(64 * MIB);
+        FakeGuestMemory m = memory(64 * MIB);
         BootPlan plan = new LinuxSetupLoader().load(request(m, bzImage(8192, 2 * MIB), List.of(), "quiet"));
         CpuState s = plan.start();
         assertEquals(0x1020, s.segment(CpuState.CS).selector());
@@ -108,7 +118,7 @@ class LoadersTest {
         assertEquals(0x81, m.readByte(real + 0x211), "LOADED_HIGH | CAN_USE_HEAP");
         assertEquals(0xFE00, m.readWord(real + 0x224), "heap_end_ptr");
         assertEquals(0x2_0000, m.readDword(real + 0x228));
-        assertEquals("quiet", m.string(0x2_0000));
+        assertEquals("quiet", m.cString(0x2_0000));
         assertEquals(BiosStub.INT15, m.readWord(0x15 * 4));
         assertEquals(BiosStub.SEGMENT, m.readWord(0x15 * 4 + 2));
         assertEquals(BiosStub.IRQ_MASTER, m.readWord(0x08 * 4));
@@ -119,7 +129,7 @@ class LoadersTest {
 
     @Test
     void linuxRefusesWhatDoesNotFit() {
-        FakeMemory small = new FakeMemory(16 * MIB);
+        FakeGuestMemory small = memory(16 * MIB);
         BootException e = assertThrows(BootException.class,
                 () -> new Linux32Loader().load(request(small, bzImage(4096, 4 * MIB), List.of(), "")));
         assertTrue(e.getMessage().contains("needs RAM up to 0x01400000"), e.getMessage());
@@ -131,7 +141,7 @@ class LoadersTest {
         Le.put16(future, 0x206, 0x0300);
         e = assertThrows(BootException.class, () -> new Linux32Loader().load(request(small, future, List.of(), "")));
         assertTrue(e.getMessage().contains("Linux boot protocol 3.00 is unknown"), e.getMessage());
-        FakeMemory m = new FakeMemory(64 * MIB);
+        FakeGuestMemory m = memory(64 * MIB);
         e = assertThrows(BootException.class,
                 () -> new Linux32Loader().load(request(m, bzImage(4096, MIB), List.of(), "x".repeat(3000))));
         assertTrue(e.getMessage().contains("the command line is 3000 bytes, the kernel takes at most 2047"), e.getMessage());
@@ -154,7 +164,7 @@ class LoadersTest {
 
     @Test
     void multibootBuildsTheInformationStructure() {
-        FakeMemory m = new FakeMemory(32 * MIB);
+        FakeGuestMemory m = memory(32 * MIB);
         byte[] k = aoutKernel(0x1_0003);
         m.writeByte(0x20_1000, 0x55); // bss is zeroed, even on a reload
         BootPlan plan = new MultibootLoader().load(new BootRequest("t", new BootImage("kern", k, ""),
@@ -167,14 +177,14 @@ class LoadersTest {
         assertEquals(0x24D, m.readDword(info) & 0x24D, "mem, cmdline, mods, mmap, loader name");
         assertEquals(639, m.readDword(info + 4));
         assertEquals(31 * 1024, m.readDword(info + 8));
-        assertEquals("kern root=x", m.string(m.readDword(info + 16)));
+        assertEquals("kern root=x", m.cString(m.readDword(info + 16)));
         assertEquals(1, m.readDword(info + 20));
         long mod = m.readDword(info + 24);
         assertEquals(0x20_2000, m.readDword(mod), "first module on the page after the bss");
         assertEquals(0x20_2003, m.readDword(mod + 4));
-        assertEquals("m0 a=1", m.string(m.readDword(mod + 8)));
+        assertEquals("m0 a=1", m.cString(m.readDword(mod + 8)));
         assertEquals(3, m.readByte(0x20_2002));
-        assertEquals("polyvisor", m.string(m.readDword(info + 64)));
+        assertEquals("polyvisor", m.cString(m.readDword(info + 64)));
         long mmap = m.readDword(info + 48);
         assertEquals(4 * 24, m.readDword(info + 44));
         assertEquals(20, m.readDword(mmap));
@@ -183,7 +193,7 @@ class LoadersTest {
 
     @Test
     void multibootRefusesUnknownRequirementsAndNonElfWithoutKludge() {
-        FakeMemory m = new FakeMemory(32 * MIB);
+        FakeGuestMemory m = memory(32 * MIB);
         BootException e = assertThrows(BootException.class, () -> new MultibootLoader().load(request(m,
                 aoutKernel(0x1_0010), List.of(), "")));
         assertTrue(e.getMessage().contains("requires features 0x10"), e.getMessage());
@@ -233,7 +243,7 @@ class LoadersTest {
             out.write(cpio);
         }
         byte[] good = gz.toByteArray();
-        FakeMemory m = new FakeMemory(64 * MIB);
+        FakeGuestMemory m = memory(64 * MIB);
         new Linux32Loader().load(request(m, bzImage(4096, MIB), List.of(new BootImage("initrd.gz", good, "")), ""));
 
         byte[] truncated = java.util.Arrays.copyOf(good, good.length * 2 / 3);

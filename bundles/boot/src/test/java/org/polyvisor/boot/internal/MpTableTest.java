@@ -11,6 +11,7 @@ import org.polyvisor.boot.BootImage;
 import org.polyvisor.boot.BootPlan;
 import org.polyvisor.boot.BootRequest;
 import org.polyvisor.cpu.CpuState;
+import org.polyvisor.testing.FakeGuestMemory;
 
 /** The MP tables (Intel MultiProcessor Specification 1.4, chapter 4) read back as a kernel reads them. */
 class MpTableTest {
@@ -18,7 +19,7 @@ class MpTableTest {
     private static final long MIB = 1 << 20;
 
     /** Sums bytes modulo 256. */
-    private static int sum(FakeMemory m, long from, int length) {
+    private static int sum(FakeGuestMemory m, long from, int length) {
         int s = 0;
         for (int i = 0; i < length; i++) {
             s += m.readByte(from + i);
@@ -26,7 +27,7 @@ class MpTableTest {
         return s & 0xFF;
     }
 
-    private static String text(FakeMemory m, long at, int n) {
+    private static String text(FakeGuestMemory m, long at, int n) {
         byte[] b = new byte[n];
         for (int i = 0; i < n; i++) {
             b[i] = (byte) m.readByte(at + i);
@@ -40,7 +41,7 @@ class MpTableTest {
 
     @Test
     void tablesDescribeTheProcessorsBusesIoApicAndIsaRouting() {
-        FakeMemory m = new FakeMemory(32 * MIB);
+        FakeGuestMemory m = LoadersTest.memory(32 * MIB);
         String placed = MpTable.install(m, 3, 0x633);
         assertTrue(placed.startsWith("MP tables 0x000f0000-"), placed);
         // the floating pointer, where Linux's smp_scan_config finds it (16-byte aligned, 0xF0000-0xFFFFF)
@@ -116,7 +117,7 @@ class MpTableTest {
     @Test
     void loadersWriteTheTablesOnlyForAVmWithApics() {
         for (boolean apic : new boolean[] {true, false}) {
-            FakeMemory m = new FakeMemory(32 * MIB);
+            FakeGuestMemory m = LoadersTest.memory(32 * MIB);
             BootPlan plan = new MultibootLoader().load(new BootRequest("t", new BootImage("kern",
                     LoadersTest.aoutKernel(0x1_0003), ""), List.of(), "", m, CpuState.powerOn(0x633), 2, apic));
             assertEquals(apic, "_MP_".equals(text(m, 0xF_0000, 4)), "apic " + apic);
@@ -127,8 +128,8 @@ class MpTableTest {
 
     @Test
     void noTablesWhereTheBiosAreaIsNotRam() {
-        FakeMemory m = new FakeMemory(32 * MIB);
-        m.regions().removeIf(r -> r.name().equals("ram-upper"));
+        FakeGuestMemory m = FakeGuestMemory.builder().ram(0, 0xA_0000, "ram-low")
+                .ram(0x10_0000, 32 * MIB - 0x10_0000, "ram").ramSize(32 * MIB).build(); // nothing at 0xC0000-0xFFFFF
         assertEquals(null, MpTable.install(m, 1, 0));
     }
 }
