@@ -192,7 +192,9 @@ public final class FakeGuestMemory implements GuestMemory {
 
     private static ByteBuffer allocate(long size) {
         if (size <= DIRECT_LIMIT) {
-            return ByteBuffer.allocateDirect((int) size).order(ByteOrder.LITTLE_ENDIAN);
+            // Page aligned, as the core's RAM is: a hardware-assisted engine maps it into the guest.
+            return ByteBuffer.allocateDirect((int) size + 4096).alignedSlice(4096).slice(0, (int) size)
+                    .order(ByteOrder.LITTLE_ENDIAN);
         }
         try {
             Path f = Files.createTempFile("fake-guest-memory", ".bin");

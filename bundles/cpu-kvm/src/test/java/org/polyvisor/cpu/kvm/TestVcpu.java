@@ -1,8 +1,6 @@
 package org.polyvisor.cpu.kvm;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -14,9 +12,8 @@ import org.polyvisor.io.PortDevice;
 import org.polyvisor.io.Registration;
 import org.polyvisor.irq.InterruptSource;
 import org.polyvisor.memory.GuestMemory;
-import org.polyvisor.memory.MemoryRegion;
-import org.polyvisor.memory.WriteListener;
 import org.polyvisor.mmu.Mmu;
+import org.polyvisor.testing.FakeGuestMemory;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.time.VmClock;
 
@@ -29,7 +26,7 @@ final class TestVcpu implements VcpuContext {
     record Access(boolean write, long address, int size, long value) {
     }
 
-    final Memory memory;
+    final FakeGuestMemory memory;
     final ConcurrentLinkedQueue<Access> ports = new ConcurrentLinkedQueue<>();
     final ConcurrentLinkedQueue<Access> mmio = new ConcurrentLinkedQueue<>();
     volatile int portReadValue = 0xFF;
@@ -41,16 +38,11 @@ final class TestVcpu implements VcpuContext {
     ClockMode clockMode = ClockMode.REALTIME;
 
     TestVcpu(long ramBytes) {
-        memory = new Memory(List.of(new MemoryRegion(0, ramBytes, MemoryRegion.Kind.RAM, "ram", allocate(ramBytes))));
-    }
-
-    static ByteBuffer allocate(long size) {
-        return ByteBuffer.allocateDirect((int) size + 4096).alignedSlice(4096).slice(0, (int) size)
-                .order(ByteOrder.LITTLE_ENDIAN);
+        memory = FakeGuestMemory.flat(ramBytes);
     }
 
     ByteBuffer ram() {
-        return memory.regions().get(0).backing();
+        return memory.region("ram").backing();
     }
 
     @Override
@@ -177,120 +169,4 @@ final class TestVcpu implements VcpuContext {
     }
 
     /** RAM only, little-endian, open bus elsewhere. */
-    static final class Memory implements GuestMemory {
-        private final List<MemoryRegion> regions;
-
-        Memory(List<MemoryRegion> regions) {
-            this.regions = new ArrayList<>(regions);
-        }
-
-        private MemoryRegion find(long gpa) {
-            for (MemoryRegion r : regions) {
-                if (r.contains(gpa)) {
-                    return r;
-                }
-            }
-            return null;
-        }
-
-        @Override
-        public List<MemoryRegion> regions() {
-            return regions;
-        }
-
-        @Override
-        public long ramSize() {
-            return regions.stream().mapToLong(MemoryRegion::size).sum();
-        }
-
-        @Override
-        public boolean isMemory(long gpa) {
-            return find(gpa) != null;
-        }
-
-        @Override
-        public int readByte(long gpa) {
-            MemoryRegion r = find(gpa);
-            return r == null ? 0xFF : r.backing().get((int) (gpa - r.guestBase())) & 0xFF;
-        }
-
-        @Override
-        public int readWord(long gpa) {
-            return readByte(gpa) | readByte(gpa + 1) << 8;
-        }
-
-        @Override
-        public int readDword(long gpa) {
-            return readWord(gpa) | readWord(gpa + 2) << 16;
-        }
-
-        @Override
-        public long readQword(long gpa) {
-            return (readDword(gpa) & 0xFFFF_FFFFL) | (long) readDword(gpa + 4) << 32;
-        }
-
-        @Override
-        public void writeByte(long gpa, int value) {
-            MemoryRegion r = find(gpa);
-            if (r != null) {
-                r.backing().put((int) (gpa - r.guestBase()), (byte) value);
-            }
-        }
-
-        @Override
-        public void writeWord(long gpa, int value) {
-            writeByte(gpa, value);
-            writeByte(gpa + 1, value >>> 8);
-        }
-
-        @Override
-        public void writeDword(long gpa, int value) {
-            writeWord(gpa, value);
-            writeWord(gpa + 2, value >>> 16);
-        }
-
-        @Override
-        public void writeQword(long gpa, long value) {
-            writeDword(gpa, (int) value);
-            writeDword(gpa + 4, (int) (value >>> 32));
-        }
-
-        @Override
-        public boolean compareAndSwapInt(long gpa, int expected, int value) {
-            if (readDword(gpa) != expected) {
-                return false;
-            }
-            writeDword(gpa, value);
-            return true;
-        }
-
-        @Override
-        public void read(long gpa, byte[] dst, int offset, int length) {
-            for (int i = 0; i < length; i++) {
-                dst[offset + i] = (byte) readByte(gpa + i);
-            }
-        }
-
-        @Override
-        public void write(long gpa, byte[] src, int offset, int length) {
-            for (int i = 0; i < length; i++) {
-                writeByte(gpa + i, src[offset + i]);
-            }
-        }
-
-        @Override
-        public void loadRom(MemoryRegion region, long offset, byte[] image) {
-            region.backing().put((int) offset, image);
-        }
-
-        @Override
-        public WriteWatch watch(long gpa, long length, WriteListener listener) {
-            return () -> { };
-        }
-
-        @Override
-        public boolean isWatched(long gpa) {
-            return false;
-        }
-    }
 }
