@@ -44,23 +44,36 @@ abstract class CommittedRomsTest {
     /** CLI, the first instruction of our boot code. */
     static final int OPCODE_CLI = 0xFA;
 
-    /** @return the folder under guests/, e.g. {@code bench} */
-    abstract String folder();
-
-    /** @return the ROM files build.sh writes and the folder commits */
-    abstract List<String> roms();
-
-    /** @return what the ROMs are, for skip messages, e.g. "the benchmark guests" */
-    abstract String what();
+    private final String folder;
+    private final String what;
+    private final List<String> suites;
+    private final List<String> roms;
 
     /**
-     * The suites build.sh lists as {@code SUITES="..."}, each built from NAME.S; empty when the
-     * script builds a fixed set.
-     *
-     * @return the suite names
+     * @param folder the folder under guests/, e.g. {@code bench}
+     * @param what what the ROMs are, for skip messages, e.g. "the benchmark guests"
+     * @param roms the ROM files build.sh writes and the folder commits
      */
-    List<String> suites() {
-        return List.of();
+    CommittedRomsTest(String folder, String what, List<String> roms) {
+        this(folder, what, List.of(), roms);
+    }
+
+    /**
+     * @param folder the folder under guests/
+     * @param what what the ROMs are, for skip messages
+     * @param suites the suites build.sh lists as {@code SUITES="..."}, each built from NAME.S
+     * @param roms the ROM files build.sh writes, one per suite
+     */
+    CommittedRomsTest(String folder, String what, List<String> suites, List<String> roms) {
+        this.folder = folder;
+        this.what = what;
+        this.suites = suites;
+        this.roms = roms;
+    }
+
+    /** @return the ROMs (the parameters of the per-ROM checks) */
+    final List<String> roms() {
+        return roms;
     }
 
     /**
@@ -85,7 +98,7 @@ abstract class CommittedRomsTest {
     }
 
     final Path dir() {
-        return GuestImages.guestsSubdir(folder());
+        return GuestImages.guestsSubdir(folder);
     }
 
     private void assertBootConvention(String name, byte[] rom) {
@@ -114,16 +127,16 @@ abstract class CommittedRomsTest {
             packaged = in.readAllBytes();
         }
         assertArrayEquals(Files.readAllBytes(dir().resolve(name)), packaged,
-                name + ": packaged resource differs from " + folder() + "/" + name);
+                name + ": packaged resource differs from " + folder + "/" + name);
     }
 
     @Test
     void buildScriptListsExactlyTheseSuites() throws IOException {
-        Assumptions.assumeFalse(suites().isEmpty(), folder() + "/build.sh builds a fixed set of ROMs, not a suite list");
+        Assumptions.assumeFalse(suites.isEmpty(), folder + "/build.sh builds a fixed set of ROMs, not a suite list");
         String script = Files.readString(dir().resolve("build.sh"));
-        assertTrue(script.contains("SUITES=\"" + String.join(" ", suites()) + "\""),
-                folder() + "/build.sh SUITES differs from " + suites());
-        for (String suite : suites()) {
+        assertTrue(script.contains("SUITES=\"" + String.join(" ", suites) + "\""),
+                folder + "/build.sh SUITES differs from " + suites);
+        for (String suite : suites) {
             assertTrue(Files.isRegularFile(dir().resolve(suite + ".S")), suite + ".S missing");
         }
     }
@@ -131,9 +144,9 @@ abstract class CommittedRomsTest {
     @Test
     void buildScriptReproducesTheCommittedRoms(@TempDir Path out) throws Exception {
         Assumptions.assumeTrue(List.of("as", "ld", "objcopy").stream().allMatch(GuestImages::onPath),
-                "GNU binutils (as, ld, objcopy) not installed: cannot rebuild " + what() + " to compare");
+                "GNU binutils (as, ld, objcopy) not installed: cannot rebuild " + what + " to compare");
         Assumptions.assumeTrue(ldEmulates("elf_i386"),
-                "the installed GNU ld has no elf_i386 emulation: cannot rebuild " + what() + " to compare");
+                "the installed GNU ld has no elf_i386 emulation: cannot rebuild " + what + " to compare");
         String log = run(List.of("sh", dir().resolve("build.sh").toString(), out.toString()), 120);
         for (String name : roms()) {
             Path rebuilt = out.resolve(name);
@@ -143,7 +156,7 @@ abstract class CommittedRomsTest {
             assertBootConvention("rebuilt " + name, actual);
             int diff = firstDifference(expected, actual);
             assertTrue(diff < 0, () -> name + ": rebuilding gives different bytes from offset 0x"
-                    + Integer.toHexString(diff) + " on; run guests/" + folder() + "/build.sh and commit the ROMs\n" + log);
+                    + Integer.toHexString(diff) + " on; run guests/" + folder + "/build.sh and commit the ROMs\n" + log);
         }
     }
 }

@@ -5,24 +5,10 @@ import java.util.List;
 /** The committed CPU test kernels (cputest/README.md): one ROM per suite of build.sh. */
 class CpuTestBinaryTest extends CommittedRomsTest {
 
-    @Override
-    String folder() {
-        return "cputest";
-    }
+    private static final List<String> SUITES = List.of("gates", "tasks", "v86", "paging", "iobitmap", "cpu");
 
-    @Override
-    List<String> suites() {
-        return List.of("gates", "tasks", "v86", "paging", "iobitmap", "cpu");
-    }
-
-    @Override
-    List<String> roms() {
-        return suites().stream().map(s -> "cputest-" + s + ".rom").toList();
-    }
-
-    @Override
-    String what() {
-        return "the CPU test kernels";
+    CpuTestBinaryTest() {
+        super("cputest", "the CPU test kernels", SUITES, SUITES.stream().map(s -> "cputest-" + s + ".rom").toList());
     }
 
     @Override

@@ -5,24 +5,10 @@ import java.util.List;
 /** The committed platform test kernels (platform/README.md): one ROM per suite of build.sh. */
 class PlatformTestBinaryTest extends CommittedRomsTest {
 
-    @Override
-    String folder() {
-        return "platform";
-    }
+    private static final List<String> SUITES = List.of("virtio", "pic");
 
-    @Override
-    List<String> suites() {
-        return List.of("virtio", "pic");
-    }
-
-    @Override
-    List<String> roms() {
-        return suites().stream().map(s -> "platform-" + s + ".rom").toList();
-    }
-
-    @Override
-    String what() {
-        return "the platform test kernels";
+    PlatformTestBinaryTest() {
+        super("platform", "the platform test kernels", SUITES, SUITES.stream().map(s -> "platform-" + s + ".rom").toList());
     }
 
     @Override

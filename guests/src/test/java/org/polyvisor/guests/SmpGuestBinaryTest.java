@@ -7,19 +7,8 @@ import java.util.List;
 /** The committed SMP start-up ROM (smp/README.md). */
 class SmpGuestBinaryTest extends CommittedRomsTest {
 
-    @Override
-    String folder() {
-        return "smp";
-    }
-
-    @Override
-    List<String> roms() {
-        return List.of("smp-initsipi.rom");
-    }
-
-    @Override
-    String what() {
-        return "the SMP ROM";
+    SmpGuestBinaryTest() {
+        super("smp", "the SMP ROM", List.of("smp-initsipi.rom"));
     }
 
     @Override
