@@ -109,14 +109,8 @@ class SeaBiosEndToEndTest {
     /** With the APIC and two vCPUs SeaBIOS wakes the second one (INIT/SIPI) and counts both, as fw_cfg says. */
     @Test
     void countsTwoCpusThroughTheApic() throws Exception {
-        // Opt-in (-Dpolyvisor.seabios.smp=true) until a known fault is fixed: run 12 times in a row
-        // with RunGuest, 1 or 2 runs fail, with the interpreter before and after its latest changes:
-        // either the second vCPU prints "handle_smp: apic_id=0x1" and halts while the first spins
-        // on without ever seeing CountCPUs reach 2, or (once) a triple fault at 0008:000068b0 just
-        // after the SIPI (#UD, then #GP).
-        Assumptions.assumeTrue(Boolean.getBoolean("polyvisor.seabios.smp"),
-                "two-vCPU SeaBIOS POST is opt-in (-Dpolyvisor.seabios.smp=true): about 1 run in 8 hangs or "
-                + "triple-faults in the AP start-up (a known fault, described in this test)");
+        // SeaBIOS's start-up lock is taken with LOCK BTS and released with a plain store; a race
+        // there (before LOCK was atomic across vCPU threads) hung or triple-faulted about 1 run in 8.
         Vm vm = manager.define(seabiosVm("seabios-smp", biosBin()).irqchip("apic").vcpus(2).build());
         vm.start();
         String log = RealGuestsEndToEndTest.runUntil(vm, vm.log(), Duration.ofMinutes(3), l -> l.contains("No bootable device."));

@@ -14,6 +14,9 @@ import org.polyvisor.memory.WriteListener;
 /** A simple guest memory for tests: RAM at 0, optional ROM regions, write watches per page. */
 public final class TestMemory implements GuestMemory {
 
+    private static final java.lang.invoke.VarHandle INT_VIEW =
+            java.lang.invoke.MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+
     private final List<MemoryRegion> regions = new ArrayList<>();
     private final Map<Long, List<WriteListener>> watches = new java.util.concurrent.ConcurrentHashMap<>(); // MMUs watch pages from several vCPU threads
     private final long ramSize;
@@ -122,13 +125,15 @@ public final class TestMemory implements GuestMemory {
         writeDword(gpa + 4, (int) (value >>> 32));
     }
 
+    /** A hardware compare-and-swap: atomic against plain stores of other threads too, as engines need for LOCK. */
     @Override
-    public synchronized boolean compareAndSwapInt(long gpa, int expected, int value) {
-        if (readDword(gpa) != expected) {
-            return false;
+    public boolean compareAndSwapInt(long gpa, int expected, int value) {
+        MemoryRegion r = find(gpa);
+        if (r == null || r.kind() != MemoryRegion.Kind.RAM || (gpa & 3) != 0) {
+            throw new IllegalArgumentException(String.format("compare-and-swap at 0x%x: not aligned RAM", gpa));
         }
-        writeDword(gpa, value);
-        return true;
+        boolean swapped = INT_VIEW.compareAndSet(r.backing(), (int) (gpa - r.guestBase()), expected, value);
+        return swapped && notified(gpa, 4);
     }
 
     @Override
@@ -157,6 +162,12 @@ public final class TestMemory implements GuestMemory {
         for (int i = 0; i < image.length; i++) {
             region.backing().put((int) offset + i, image[i]);
         }
+    }
+
+    /** {@link #notify(long, int)}, then true. */
+    private boolean notified(long gpa, int length) {
+        notify(gpa, length);
+        return true;
     }
 
     private void notify(long gpa, int length) {

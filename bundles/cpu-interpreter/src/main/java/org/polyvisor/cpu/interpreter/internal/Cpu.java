@@ -157,6 +157,10 @@ final class Cpu implements CodeFetcher {
     private boolean fetchUncacheable;
     private final Instruction scratch = new Instruction();
 
+    /** Set while a locked read-modify-write runs ({@link Executor#executeLocked}). */
+    boolean locking;
+    final LockedAccess lockedAccess;
+
     long tlbMisses;
     long exceptions;
     long interruptsDelivered;
@@ -171,6 +175,7 @@ final class Cpu implements CodeFetcher {
         this.interrupts = context.interrupts() == null ? InterruptSource.NONE : context.interrupts();
         this.mmu = currentMmu();
         this.codeCache = new CodeCache(memory);
+        this.lockedAccess = new LockedAccess(this);
     }
 
     // =====================================================================================
@@ -299,10 +304,17 @@ final class Cpu implements CodeFetcher {
     }
 
     int read(int seg, int off, int size) {
+        if (locking) {
+            return lockedAccess.read(linearRead(seg, off, size), size, cpl == 3);
+        }
         return readLinear(linearRead(seg, off, size), size, cpl == 3);
     }
 
     void write(int seg, int off, int size, int v) {
+        if (locking) {
+            lockedAccess.write(linearWrite(seg, off, size), size, v, cpl == 3);
+            return;
+        }
         writeLinear(linearWrite(seg, off, size), size, v, cpl == 3);
     }
 
@@ -529,6 +541,11 @@ final class Cpu implements CodeFetcher {
             return tlb.readPhys[idx];
         }
         return fill(linear, write ? Access.WRITE : Access.READ, user);
+    }
+
+    /** Translates a linear address for a write (a locked destination); the entry may carry {@link Tlb#MMIO}. */
+    long translateForWrite(long linear, boolean user) {
+        return translate(linear, true, user);
     }
 
     /**

@@ -30,6 +30,8 @@ final class Executor {
     static final int FORM_MOV_R32_M32 = 9;
     static final int FORM_MOV_M32_R32 = 10;
     static final int FORM_JMP_REL = 11;
+    /** A locked read-modify-write (LOCK prefix, XCHG with memory): {@link #executeLocked}. */
+    static final int FORM_LOCKED = 12;
     /** 32-bit ALU operation with two register operands: FORM_ALU_RR + the operation (ADD 0 .. CMP 7). */
     static final int FORM_ALU_RR = 16;
     /** 32-bit ALU operation of a register and an immediate: FORM_ALU_RI + the operation. */
@@ -40,6 +42,10 @@ final class Executor {
         Mnemonic m = in.mnemonic();
         boolean r32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_REG;
         boolean m32 = in.operandCount() > 0 && in.size(0) == 4 && in.kind(0) == Instruction.KIND_MEM;
+        if (in.lock() || m == Mnemonic.XCHG && in.operandCount() == 2
+                && (in.kind(0) == Instruction.KIND_MEM || in.kind(1) == Instruction.KIND_MEM)) {
+            return FORM_LOCKED; // XCHG with memory locks without the prefix (SDM XCHG)
+        }
         switch (m) {
             case JCC:
                 return FORM_JCC;
@@ -93,9 +99,42 @@ final class Executor {
      * big for the JIT to inline there) and comes here for everything else.
      */
     static int execute(Cpu c, Instruction in, int next) {
+        if (in.tag() == FORM_LOCKED) {
+            return executeLocked(c, in, next);
+        }
         c.eip = next;
         executeOther(c, in, in.mnemonic());
         return c.eip;
+    }
+
+    /**
+     * Runs a locked read-modify-write atomically with respect to the other vCPUs (see
+     * {@link LockedAccess}): the locked instructions of all vCPUs of a VM take turns on the monitor
+     * of the guest memory they share (standing for the bus lock), and the destination is written by
+     * compare-and-swap, so a plain store of another vCPU is never lost in between. When the
+     * destination changed since it was read, the registers and flags go back and the instruction
+     * runs again.
+     */
+    static int executeLocked(Cpu c, Instruction in, int next) {
+        LockedAccess a = c.lockedAccess;
+        synchronized (c.memory) {
+            a.save();
+            c.locking = true;
+            try {
+                while (true) {
+                    a.begin();
+                    try {
+                        c.eip = next;
+                        executeOther(c, in, in.mnemonic());
+                        return c.eip;
+                    } catch (LockedAccess.Retry retry) {
+                        a.restore();
+                    }
+                }
+            } finally {
+                c.locking = false;
+            }
+        }
     }
 
     private static void executeOther(Cpu c, Instruction in, Mnemonic m) {
