@@ -235,13 +235,7 @@ final class InterpreterEngine implements CpuEngine {
                     }
                 }
             } catch (X86Exception e) {
-                c.eip = c.startEip;
-                if (slowPath) {
-                    c.r[Cpu.ESP] = c.startEsp;
-                }
-                c.shadow = 0;
-                Interrupts.raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), Interrupts.EXCEPTION, e.faultAddress());
-                c.pollIrq = true; // a task gate may have loaded IF=1
+                Interrupts.fault(c, e, slowPath);
                 ip = c.eip;
             }
             n++;
