@@ -226,8 +226,9 @@ final class InterpreterEngine implements CpuEngine {
                             c.pollIrq = true;
                     }
                     c.eip = ip;
-                    // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3)
-                    if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0) {
+                    // MOV SS / POP SS hold the single-step trap back to the next instruction (SDM Vol. 3A 6.8.3);
+                    // an instruction that faulted did not complete: no trap after it
+                    if (trap != 0 && (c.shadow & CpuState.SHADOW_MOV_SS) == 0 && !(slowPath && c.faulted)) {
                         c.dr[6] |= 0x4000; // DR6.BS: single step
                         Interrupts.raise(c, ExceptionVectors.DB, 0, false, Interrupts.EXCEPTION, 0);
                         c.pollIrq = true;
