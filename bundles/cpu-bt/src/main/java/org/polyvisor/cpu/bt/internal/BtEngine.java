@@ -70,6 +70,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
     @Override
     public int run(int budget) {
         int done = 0;
+        long retiredAtEntry = interpreter.instructionsRetired();
         BlockCache.Entry prev = last;
         last = null;
         if (prev != null && prev.mode != mode(core.cpl())) {
@@ -146,8 +147,9 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 prev = e;
             }
         } catch (X86Exception fault) {
+            // The faulting translation added what it retired before the fault to the core itself.
+            translatedInstructions += done + interpreter.instructionsRetired() - retiredAtEntry;
             core.addRetired(done);
-            translatedInstructions += done;
             throw fault;
         }
         translatedInstructions += done;
