@@ -116,6 +116,25 @@ class TranslationTest {
         return m;
     }
 
+    /** Ring-0 32-bit interrupt gates, each given as vector, handler offset from CODE, gate DPL. */
+    private static Function<TestMachine, TestMachine> gates(int... vectorOffsetDpl) {
+        return m -> {
+            for (int i = 0; i < vectorOffsetDpl.length; i += 3) {
+                m.gate(vectorOffsetDpl[i], TestMachine.CODE32, CODE + vectorOffsetDpl[i + 1], 0xE, vectorOffsetDpl[i + 2]);
+            }
+            return m;
+        };
+    }
+
+    /** Code bytes from parts, each its offset followed by its bytes. */
+    private static int[] layout(int[]... parts) {
+        int[] code = new int[0x60];
+        for (int[] p : parts) {
+            System.arraycopy(p, 1, code, p[0], p.length - 1);
+        }
+        return code;
+    }
+
     private static Exit runToHalt(TestMachine m, long budget) {
         Exit e;
         long spent = 0;
@@ -437,5 +456,87 @@ class TranslationTest {
         assertTrue(s.get("bt-translations") <= 4, "translated once, not once per address space: " + s);
         assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 2 / 3, "ran translated: " + s);
         assertEquals(0L, s.get("bt-evictions"));
+    }
+    @Test
+    void softwareInterruptsExceptionsAndIretRunTranslatedInProtectedMode() {
+        // INT n, UD2 (#UD), INT3 and INTO (#OF when the add overflowed) go through ring-0 interrupt
+        // gates to handlers that IRET to the same ring; the #UD handler skips the UD2.
+        int[] code = layout(
+            new int[] {0x00, 0xB9, 0xE8, 0x03, 0x00, 0x00,  // 00: mov ecx, 1000
+                0xCD, 0x30,                     // 05: loop: int 0x30
+                0x0F, 0x0B,                     // 07: ud2
+                0xCC,                           // 09: int3
+                0x05, 0xF0, 0xFF, 0xFF, 0x7F,   // 0a: add eax, 0x7ffffff0
+                0xCE,                           // 0f: into
+                0x49,                           // 10: dec ecx
+                0x75, 0xF2,                     // 11: jnz loop
+                0xF4},                          // 13: hlt
+            new int[] {0x40, 0x43, 0xCF},                   // int 0x30: inc ebx; iret
+            new int[] {0x48, 0x83, 0x04, 0x24, 0x02, 0xCF}, // #UD: add dword [esp], 2; iret
+            new int[] {0x50, 0x83, 0xC6, 0x03, 0xCF},       // #BP: add esi, 3; iret
+            new int[] {0x58, 0x47, 0xCF});                  // #OF: inc edi; iret
+        Map<String, Long> s = runBoth(code, 1_000_000, gates(0x30, 0x40, 0, 6, 0x48, 0, 3, 0x50, 0, 4, 0x58, 0));
+        assertEquals(1000L, s.get("exceptions"), "a #UD per iteration (INT3 and INTO count as software interrupts): " + s);
+        assertTrue(s.get("bt-sensitive-sites-int-iret") >= 7, "INT 0x30, INT3, INTO and four IRETs: " + s);
+        long runs = s.get("bt-sensitive-runs-int-iret");
+        assertTrue(runs > 5000 && runs <= 8000, "about 7 INT/IRET per iteration once hot: " + s);
+        assertTranslatedShare(s, 1, 2);
+    }
+
+    @Test
+    void softwareInterruptsRunTranslatedInRealMode() {
+        int[] code = {
+            0xB9, 0xE8, 0x03,                   // 00: mov cx, 1000
+            0xCD, 0x30,                         // 03: loop: int 0x30
+            0x01, 0xC2,                         // 05: add dx, ax
+            0x49,                               // 07: dec cx
+            0x75, 0xF9,                         // 08: jnz loop
+            0xF4,                               // 0a: hlt
+            0, 0, 0, 0, 0,
+            0x40,                               // 10: handler: inc ax
+            0xCF,                               // 11: iret
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000, m -> {
+            m.real(CODE >>> 4, 0);
+            m.memory.writeWord(0x30 * 4, 0x10);             // IVT: 1000:0010
+            m.memory.writeWord(0x30 * 4 + 2, CODE >>> 4);
+            return m;
+        });
+        long runs = s.get("bt-sensitive-runs-int-iret");
+        assertTrue(runs > 1800 && runs <= 2000, "INT and IRET of each iteration once hot: " + s);
+        assertTranslatedShare(s, 1, 2);
+    }
+
+    @Test
+    void interruptsFromRingThreeReturnToItAndFaultsWhileDeliveringArePrecise() {
+        // Ring 0 IRETs to a ring-3 loop. There, INT 0x31 (a DPL-3 gate) enters a ring-0 handler on
+        // the TSS stack that IRETs back to the outer ring; INT 0x33 (a DPL-0 gate) faults while it
+        // is delivered: #GP(0x33 * 8 + 2) at the INT, whose handler keeps the error code and skips it.
+        int[] code = layout(
+            new int[] {0x00, 0x6A, 0x33,        // 00: push 0x33          (SS: ring-3 data)
+                0x68, 0x00, 0x88, 0x00, 0x00,   // 02: push 0x8800        (ESP)
+                0x6A, 0x02,                     // 07: push 2             (EFLAGS)
+                0x6A, 0x2B,                     // 09: push 0x2b          (CS: ring-3 code)
+                0x68, 0x20, 0x00, 0x01, 0x00,   // 0b: push 0x10020       (EIP)
+                0xB9, 0xE8, 0x03, 0x00, 0x00,   // 10: mov ecx, 1000
+                0xCF},                          // 15: iret               (to ring 3)
+            new int[] {0x20, 0xCD, 0x31,        // 20: loop: int 0x31
+                0xCD, 0x33,                     // 22: int 0x33           (#GP while delivering)
+                0x01, 0xD8,                     // 24: add eax, ebx
+                0x01, 0xD6,                     // 26: add esi, edx
+                0x49,                           // 28: dec ecx
+                0x75, 0xF5,                     // 29: jnz loop
+                0xCD, 0x32},                    // 2b: int 0x32           (its handler halts)
+            new int[] {0x40, 0x43, 0xCF},       // 40: inc ebx; iret      (to ring 3)
+            new int[] {0x48, 0xF4},             // 48: hlt
+            new int[] {0x50, 0x8B, 0x14, 0x24,  // 50: mov edx, [esp]     (the error code)
+                0x83, 0xC4, 0x04,               // 53: add esp, 4
+                0x83, 0x04, 0x24, 0x02,         // 56: add dword [esp], 2
+                0xCF});                         // 5a: iret               (to ring 3)
+        Map<String, Long> s = runBoth(code, 1_000_000, gates(0x31, 0x40, 3, 0x32, 0x48, 3, 0x33, 0x50, 0, 13, 0x50, 0));
+        assertTrue(s.get("exceptions") >= 1000, "a #GP per iteration: " + s);
+        long runs = s.get("bt-sensitive-runs-int-iret");
+        assertTrue(runs > 3500 && runs <= 4001, "INT 0x31, INT 0x33 and two IRETs per iteration once hot: " + s);
+        assertTranslatedShare(s, 1, 2);
     }
 }

@@ -50,6 +50,7 @@ final class BlockCache {
         int bytecodeBytes;
         /** Not translatable here; if sensitive, its class. */
         boolean untranslatable;
+        /** Also, for a translation, the class of the event instruction it ends with (or null). */
         Sensitive sensitive;
         /** Cleared by an overlapping write (any thread) or by eviction. */
         volatile boolean valid = true;

@@ -50,6 +50,12 @@ final class BtEngine implements CpuEngine, BlockRunner {
     private int segmentGeneration = -1;
     /** {@link Translator#FLAT} when DS, ES and SS are flat (base 0, all offsets valid), else 0. */
     private int flat;
+    /**
+     * The entry whose instruction the interpreter runs next (an untranslatable one) or just ran (an
+     * event instruction a translation handed to the core), so the next call reaches its successor
+     * (e.g. the handler a #DE or an INT n went to) through a chain link instead of a lookup.
+     */
+    private BlockCache.Entry last;
     private final long[] sensitiveSites = new long[Sensitive.values().length];
     private final long[] sensitiveRuns = new long[Sensitive.values().length];
 
@@ -64,7 +70,12 @@ final class BtEngine implements CpuEngine, BlockRunner {
     @Override
     public int run(int budget) {
         int done = 0;
-        BlockCache.Entry prev = null;
+        long retiredAtEntry = interpreter.instructionsRetired();
+        BlockCache.Entry prev = last;
+        last = null;
+        if (prev != null && prev.mode != mode(core.cpl())) {
+            prev = null; // the interpreter changed the mode since: links join entries of one mode
+        }
         try {
             while (true) {
                 int eip = core.eip();
@@ -86,11 +97,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                             break;
                         }
                     }
-                    if (core.segmentGeneration() != segmentGeneration) {
-                        segmentGeneration = core.segmentGeneration();
-                        flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
-                    }
-                    int mode = Translator.mode(core.code32(), core.stack32(), cpl) | flat;
+                    int mode = mode(cpl);
                     e = cache.find(pa, eip, mode);
                     if (e != null) {
                         e.referenced = true; // (a new translation gets its bit from its next run)
@@ -112,6 +119,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                     if (e.sensitive != null && done == 0) {
                         sensitiveRuns[e.sensitive.ordinal()]++;
                     }
+                    last = e;
                     break; // untranslatable: the interpreter runs it
                 }
                 if (e.instructions > budget - done) {
@@ -121,16 +129,27 @@ final class BtEngine implements CpuEngine, BlockRunner {
                     break; // part of it is beyond the CS limit: the interpreter faults at the right byte
                 }
                 x.invalidated = false;
+                x.event = false;
                 done += code.run(x, budget - done);
                 blocksRun++;
+                if (x.event) {
+                    // The core delivered an event or returned from one: the interpreter looks at
+                    // interrupts, the trap flag and the new mode before anything else runs.
+                    if (e.sensitive != null) { // (UD2 is an event instruction, not a sensitive one)
+                        sensitiveRuns[e.sensitive.ordinal()]++;
+                    }
+                    last = e;
+                    break;
+                }
                 if (done >= budget) {
                     break;
                 }
                 prev = e;
             }
         } catch (X86Exception fault) {
+            // The faulting translation added what it retired before the fault to the core itself.
+            translatedInstructions += done + interpreter.instructionsRetired() - retiredAtEntry;
             core.addRetired(done);
-            translatedInstructions += done;
             throw fault;
         }
         translatedInstructions += done;
@@ -148,6 +167,15 @@ final class BtEngine implements CpuEngine, BlockRunner {
         int i = InterpreterCore.tlbIndex(lin);
         return x.readTag[i] == InterpreterCore.tlbKey(lin, (mode >>> 2 & 3) == 3)
                 && (x.readPhys[i] | (lin & 0xFFF)) == e.pa;
+    }
+
+    /** The {@link Translator#mode} bits of the current CPU state, {@link Translator#FLAT} included. */
+    private int mode(int cpl) {
+        if (core.segmentGeneration() != segmentGeneration) {
+            segmentGeneration = core.segmentGeneration();
+            flat = flat(3) && flat(0) && flat(2) ? Translator.FLAT : 0;
+        }
+        return Translator.mode(core.code32(), core.stack32(), cpl) | flat;
     }
 
     private boolean flat(int seg) {
@@ -186,6 +214,10 @@ final class BtEngine implements CpuEngine, BlockRunner {
             e.guestBytes = r.guestBytes();
             e.instructions = r.instructions();
             e.code = r.code();
+            e.sensitive = r.endsWith(); // an event instruction the translation hands to the core
+            if (e.sensitive != null) {
+                sensitiveSites[e.sensitive.ordinal()]++;
+            }
         }
         cache.install(e, r, page);
         return e;
@@ -253,6 +285,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
 
     @Override
     public void close() {
+        last = null;
         core.blockRunner(null);
         cache.close();
         interpreter.close();

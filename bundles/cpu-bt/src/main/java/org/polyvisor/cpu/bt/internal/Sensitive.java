@@ -4,9 +4,11 @@ import org.polyvisor.x86.decode.Instruction;
 import org.polyvisor.x86.decode.Mnemonic;
 
 /**
- * Classes of sensitive and privileged instructions that translated code never executes itself:
- * a translation ends before them and the VMM's emulation (the interpreter core, which behaves as
- * ring 0 on bare metal) runs them. Sites and executions are counted by class.
+ * Classes of sensitive and privileged instructions that translated code never executes itself: the
+ * VMM's emulation (the interpreter core, which behaves as ring 0 on bare metal) runs them. Most end
+ * a translation before them; the software-interrupt class is translated into a call into the core's
+ * event delivery ({@code InterpreterCore#event}) that ends the translation. Sites and executions are
+ * counted by class.
  */
 enum Sensitive {
     /** PUSHF/POPF: read and write IF and IOPL. */
@@ -17,8 +19,10 @@ enum Sensitive {
     SEGMENT("segment-access"),
     /** SGDT/SIDT/SLDT/STR/SMSW, LAR/LSL/VERR/VERW: reveal descriptor state. */
     DESCRIPTOR_READ("descriptor-read"),
-    /** Far JMP/CALL/RET, INT n, INT3, INTO, IRET, SYSENTER/SYSEXIT. */
+    /** Far JMP/CALL/RET, INT1, SYSENTER/SYSEXIT. */
     FAR_TRANSFER("far-transfer"),
+    /** INT n, INT3, INTO, IRET: through the IDT or IVT, or back (translated as calls into the core). */
+    SOFTWARE_INTERRUPT("int-iret"),
     /** IN/OUT/INS/OUTS. */
     IO("port-io"),
     /** MOV to/from CRn/DRn, CLTS, LMSW. */
@@ -56,8 +60,8 @@ enum Sensitive {
                 return in.operandCount() > 0 && in.kind(0) == Instruction.KIND_SREG ? SEGMENT : null;
             case SGDT: case SIDT: case SLDT: case STR: case SMSW:
             case LAR: case LSL: case VERR: case VERW: return DESCRIPTOR_READ;
-            case JMP_FAR: case CALL_FAR: case RET_FAR: case IRET: case INT: case INT3: case INTO: case INT1:
-            case SYSENTER: case SYSEXIT: return FAR_TRANSFER;
+            case JMP_FAR: case CALL_FAR: case RET_FAR: case INT1: case SYSENTER: case SYSEXIT: return FAR_TRANSFER;
+            case INT: case INT3: case INTO: case IRET: return SOFTWARE_INTERRUPT;
             case IN: case OUT: case INS: case OUTS: return IO;
             case MOV_CR: case MOV_DR: case CLTS: case LMSW: return CONTROL_REGISTER;
             case LGDT: case LIDT: case LLDT: case LTR: return DESCRIPTOR_LOAD;

@@ -9,6 +9,7 @@ import java.util.List;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
+import org.polyvisor.cpu.interpreter.core.InterpreterCore;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.LazyFlags;
@@ -34,7 +35,8 @@ import org.polyvisor.x86.decode.Mnemonic;
  * branch returns to its own start becomes a JVM loop, bounded by the budget.
  *
  * <p>A block ends after an unconditional near control transfer (a conditional branch leaves
- * when taken and goes on in the same translation otherwise), before an instruction it does not translate
+ * when taken and goes on in the same translation otherwise), after INT n, INT3, INTO, UD2 and IRET (calls
+ * into the core's event delivery, {@code InterpreterCore#event}), before an instruction it does not translate
  * (sensitive instructions and everything outside the subset below run on the interpreter), at the
  * end of the code page, or at {@link #MAX_INSTRUCTIONS}.
  */
@@ -73,9 +75,16 @@ final class Translator {
     /** A long (two slots), after the int locals. */
     private static final int PRODUCT = 24;
 
-    /** What a translation attempt produced. */
+    /**
+     * What a translation attempt produced: {@code endsWith} is the class of the sensitive instruction
+     * the translation itself ends with (a call into the core, see {@link #event}), or null.
+     */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
-                  Sensitive stoppedAtClass) {
+                  Sensitive stoppedAtClass, Sensitive endsWith) {
+        Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
+               Sensitive stoppedAtClass) {
+            this(code, instructions, guestBytes, bytecodeBytes, stoppedAt, stoppedAtClass, null);
+        }
     }
 
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
@@ -181,7 +190,8 @@ final class Translator {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(bytes, true);
             CompiledBlock code = (CompiledBlock) hidden.findConstructor(hidden.lookupClass(),
                     MethodType.methodType(void.class)).invoke();
-            return new Result(code, block.size(), offset, bytes.length, stop, cls);
+            Sensitive last = Sensitive.of(block.get(block.size() - 1));
+            return new Result(code, block.size(), offset, bytes.length, stop, cls, last);
         } catch (Throwable t) {
             throw new IllegalStateException("translation of " + block.size() + " instructions at "
                     + Integer.toHexString(eip) + " failed: " + t, t);
@@ -189,7 +199,12 @@ final class Translator {
     }
 
     private static boolean endsBlock(Mnemonic m) {
-        return m == Mnemonic.JMP || m == Mnemonic.JCC || m == Mnemonic.CALL || m == Mnemonic.RET;
+        return m == Mnemonic.JMP || m == Mnemonic.JCC || m == Mnemonic.CALL || m == Mnemonic.RET || isEvent(m);
+    }
+
+    /** Instructions translated as a call into the core's event delivery ({@link #event}). */
+    private static boolean isEvent(Mnemonic m) {
+        return m == Mnemonic.INT || m == Mnemonic.INT3 || m == Mnemonic.INTO || m == Mnemonic.UD2 || m == Mnemonic.IRET;
     }
 
     private static boolean isRegOrMem(Instruction in, int i) {
@@ -241,6 +256,10 @@ final class Translator {
                 return n == 0 || (n == 1 && in.kind(0) == Instruction.KIND_IMM);
             case NOP: case PAUSE: case CBW: case CWD: case LEAVE:
                 return true;
+            case INT:
+                return n == 1 && in.kind(0) == Instruction.KIND_IMM;
+            case INT3: case INTO: case UD2: case IRET:
+                return true;
             case MOVS: case STOS: case LODS:
                 // 32-bit addressing only; REPNE on these is REP (SDM Vol. 2B, REP/REPE/REPZ)
                 return in.addrSize() == 4;
@@ -291,13 +310,7 @@ final class Translator {
         }
         mv.visitInsn(LCONST_0);
         mv.visitVarInsn(LSTORE, PRODUCT);
-        for (int i = 0; i < 8; i++) {
-            mv.visitVarInsn(ALOAD, X);
-            mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
-            iconst(i);
-            mv.visitInsn(IALOAD);
-            mv.visitVarInsn(ISTORE, REG0 + i);
-        }
+        loadRegisters();
         loops = loopsToStart(block, eips);
         boolean materializeOnBackEdge = loops && flagsLiveAcrossBackEdge(block);
         mv.visitLabel(loopHead);
@@ -480,6 +493,9 @@ final class Translator {
             case LEA:
                 ea(in);
                 storeReg(in.size(0), in.reg(0));
+                return false;
+            case INT: case INT3: case INTO: case UD2: case IRET:
+                event(in, next);
                 return false;
             case XCHG: {
                 int s = in.size(0);
@@ -680,6 +696,41 @@ final class Translator {
         mv.visitJumpInsn(GOTO, exit);
     }
 
+    /**
+     * INT n, INT3, INTO, UD2, IRET: the block's state goes back to the core, whose event delivery
+     * executes the instruction exactly as the interpreter does (its faults, and faults while
+     * delivering, are delivered there, not thrown), and the block ends where the guest goes on. The
+     * registers are reloaded, since delivery and IRET move ESP.
+     */
+    private void event(Instruction in, int next) {
+        int kind = switch (in.mnemonic()) {
+            case INT -> InterpreterCore.EVENT_INT;
+            case INT3 -> InterpreterCore.EVENT_INT3;
+            case INTO -> InterpreterCore.EVENT_INTO;
+            case UD2 -> InterpreterCore.EVENT_UD2;
+            default -> in.opSize() == 2 ? InterpreterCore.EVENT_IRET16 : InterpreterCore.EVENT_IRET32;
+        };
+        materializeFlags();
+        fop = -1; // the flags are in the core now
+        writeBack();
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        iconst(kind);
+        iconst(in.mnemonic() == Mnemonic.INT ? in.imm() & 0xFF : 0);
+        iconst(instrEip);
+        iconst(next);
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "event", "(IIII)V", true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitInsn(ICONST_1);
+        mv.visitFieldInsn(PUTFIELD, VCPU, "event", "Z");
+        loadRegisters();
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "eip", "()I", true);
+        mv.visitVarInsn(ISTORE, T1);
+        exitToLocal(T1);
+    }
+
     private void faultHandler(Label handler, int eip, int idx, int op, int size) {
         mv.visitLabel(handler);
         // stack: the X86Exception
@@ -700,6 +751,17 @@ final class Translator {
         mv.visitInsn(I2L);
         mv.visitMethodInsn(INVOKEINTERFACE, CORE, "addRetired", "(J)V", true);
         mv.visitInsn(ATHROW);
+    }
+
+    /** The eight general registers from the vCPU into their locals. */
+    private void loadRegisters() {
+        for (int i = 0; i < 8; i++) {
+            mv.visitVarInsn(ALOAD, X);
+            mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
+            iconst(i);
+            mv.visitInsn(IALOAD);
+            mv.visitVarInsn(ISTORE, REG0 + i);
+        }
     }
 
     private void writeBack() {

@@ -29,6 +29,8 @@ final class Vcpu {
     final LazyFlags lazy;
     /** Set when a translation was dropped while translated code ran (its stores check it). */
     boolean invalidated;
+    /** Set when a translation handed an event instruction (INT n, IRET ...) to the core. */
+    boolean event;
 
     // Host side of the interpreter's TLB slots: for the physical page a slot held when it was last
     // seen, the RAM region's backing buffer and the page's offset in it, so a hit goes straight to

@@ -19,6 +19,19 @@ public interface InterpreterCore {
     /** Entries in the software TLB (direct mapped by linear page number). */
     int TLB_SIZE = 256;
 
+    /** {@link #event}: INT n. */
+    int EVENT_INT = 0;
+    /** {@link #event}: INT3. */
+    int EVENT_INT3 = 1;
+    /** {@link #event}: INTO. */
+    int EVENT_INTO = 2;
+    /** {@link #event}: UD2 (raises #UD). */
+    int EVENT_UD2 = 3;
+    /** {@link #event}: IRET with a 16-bit operand size. */
+    int EVENT_IRET16 = 4;
+    /** {@link #event}: IRETD (32-bit operand size). */
+    int EVENT_IRET32 = 5;
+
     /**
      * Creates an interpreter for a vCPU.
      *
@@ -77,6 +90,23 @@ public interface InterpreterCore {
      * @param n instructions
      */
     void addRetired(long n);
+
+    /**
+     * Executes an instruction that raises an event or returns from one, for translated code, exactly
+     * as the interpreter executes it: the gate checks, the stack switch, the double-fault rules. A
+     * fault of the instruction or of its delivery is delivered here too, not thrown (only a triple
+     * fault leaves, as the interpreter's own does). Before the call the registers and the lazy flags
+     * must hold the state at the instruction's start; afterwards EIP, the registers and the flags
+     * are where the guest goes on (the handler, or the return address), and the instruction counts
+     * as retired, as the interpreter counts it.
+     *
+     * @param event  one of the {@code EVENT_*} constants
+     * @param vector the vector of INT n (ignored for the others)
+     * @param eip    the instruction's EIP
+     * @param next   the EIP of the instruction after it (the return address of INT n, INT3, INTO)
+     * @since 1.2
+     */
+    void event(int event, int vector, int eip, int next);
 
     /** @return the eight general registers (live; EAX..EDI) */
     int[] registers();

@@ -368,24 +368,29 @@ final class Control {
     }
 
     static void iret(Cpu c, Instruction in) {
-        int size = in.opSize();
+        iret(c, in.opSize());
+    }
+
+    /** IRET with an operand size of 2 or 4 (also translated code's, through the core). */
+    static void iret(Cpu c, int size) {
+        int ipMask = size == 2 ? 0xFFFF : -1;
         if (!c.pe) {
             int ip = c.peek(0, size);
             int cs = c.peek(size, 2);
             int fl = c.peek(2 * size, size);
-            if (Integer.compareUnsigned(ip & ipMask(in), c.segLimit[Cpu.CS]) > 0) {
+            if (Integer.compareUnsigned(ip & ipMask, c.segLimit[Cpu.CS]) > 0) {
                 throw X86Exception.generalProtection(0);
             }
             c.setSp(c.sp() + 3 * size);
             c.loadCodeSegment(cs, 0, 0);
-            c.eip = ip & ipMask(in);
+            c.eip = ip & ipMask;
             int mask = size == 4 ? ~(Eflags.VM | Eflags.VIF | Eflags.VIP) : 0xFFFF;
             c.setFlags((c.getFlags() & ~mask) | (fl & mask));
             c.nmiBlocked = false;
             return;
         }
         if (c.v86()) {
-            iretV86(c, in);
+            iretV86(c, size);
             return;
         }
         if ((c.flags & Eflags.NT) != 0) {
@@ -393,7 +398,7 @@ final class Control {
             c.nmiBlocked = false;
             return;
         }
-        int offset = c.peek(0, size) & ipMask(in);
+        int offset = c.peek(0, size) & ipMask;
         int selector = c.peek(size, 2);
         int newFlags = c.peek(2 * size, size);
         if (size == 4 && (newFlags & Eflags.VM) != 0 && c.cpl == 0) {
@@ -441,11 +446,10 @@ final class Control {
      * IRET in virtual-8086 mode: IOPL-sensitive (#GP(0) to the monitor unless IOPL is 3); then as
      * in real mode, with VM and IOPL (and VIF/VIP) unchanged (SDM Vol. 2, IRET; 20.2.7).
      */
-    private static void iretV86(Cpu c, Instruction in) {
+    private static void iretV86(Cpu c, int size) {
         if (c.iopl() < 3) {
             throw X86Exception.generalProtection(0);
         }
-        int size = in.opSize();
         int ip = c.peek(0, size);
         int cs = c.peek(size, 2);
         int fl = c.peek(2 * size, size);

@@ -5,6 +5,7 @@ import org.polyvisor.cpu.VcpuContext;
 import org.polyvisor.cpu.interpreter.core.BlockRunner;
 import org.polyvisor.cpu.interpreter.core.InterpreterCore;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.x86.ExceptionVectors;
 import org.polyvisor.x86.LazyFlags;
 import org.polyvisor.x86.X86Exception;
 
@@ -43,6 +44,27 @@ public final class CoreBridge implements InterpreterCore {
     @Override
     public void addRetired(long n) {
         engine.addRetired(n);
+    }
+
+    @Override
+    public void event(int event, int vector, int eip, int next) {
+        c.startEip = eip;
+        c.startEsp = c.r[Cpu.ESP];
+        c.eip = next;
+        try {
+            switch (event) {
+                case EVENT_INT -> Control.interrupt(c, vector & 0xFF);
+                case EVENT_INT3 -> Interrupts.raise(c, ExceptionVectors.BP, 0, false, Interrupts.SOFTWARE, 0);
+                case EVENT_INTO -> Control.into(c);
+                case EVENT_UD2 -> throw X86Exception.invalidOpcode(); // caught below, as the loop catches it
+                case EVENT_IRET16 -> Control.iret(c, 2);
+                case EVENT_IRET32 -> Control.iret(c, 4);
+                default -> throw new IllegalArgumentException("no event instruction " + event);
+            }
+        } catch (X86Exception e) {
+            Interrupts.fault(c, e, true);
+        }
+        c.pollIrq = true;
     }
 
     @Override

@@ -130,6 +130,8 @@ final class Cpu implements CodeFetcher {
     int startEip;
     int startEsp;
     boolean stop;
+    /** Set when the instruction Executor#execute ran faulted and its fault was delivered. */
+    boolean faulted;
 
     // ---- caches ----
     final Tlb tlb = new Tlb();

@@ -35,6 +35,24 @@ final class Interrupts {
     }
 
     /**
+     * Delivers a fault raised by the instruction that started at {@code c.startEip}: EIP goes back
+     * to it (and ESP to {@code c.startEsp} when the instruction may have moved it), with no interrupt
+     * shadow. The one path of the instruction loop's faults and of translated code's event
+     * instructions (see CoreBridge#event).
+     *
+     * @throws TripleFault if the processor must shut down
+     */
+    static void fault(Cpu c, X86Exception e, boolean restoreEsp) {
+        c.eip = c.startEip;
+        if (restoreEsp) {
+            c.r[Cpu.ESP] = c.startEsp;
+        }
+        c.shadow = 0;
+        raise(c, e.vector(), e.errorCode(), e.hasErrorCode(), EXCEPTION, e.faultAddress());
+        c.pollIrq = true; // a task gate may have loaded IF=1
+    }
+
+    /**
      * Delivers an event, applying the double-fault rules if delivery itself faults.
      *
      * @throws TripleFault if the processor must shut down
