@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
@@ -62,6 +64,12 @@ class TranslationTest {
 
     /** {@link #runBoth(int[], long)} on machines prepared by {@code setUp} after the code is loaded. */
     private static Map<String, Long> runBoth(int[] code, long budget, Function<TestMachine, TestMachine> setUp) {
+        return runBoth(code, budget, setUp, 0x100);
+    }
+
+    /** {@link #runBoth(int[], long, Function)} comparing {@code dataBytes} of the data area. */
+    private static Map<String, Long> runBoth(int[] code, long budget, Function<TestMachine, TestMachine> setUp,
+                                             int dataBytes) {
         TestMachine a = setUp.apply(machine(INTERPRETER, code));
         TestMachine b = setUp.apply(machine(BT, code));
         Exit ea = runToHalt(a, budget);
@@ -76,7 +84,7 @@ class TranslationTest {
         assertEquals(sa.rip(), sb.rip(), "eip");
         assertEquals(sa.rflags(), sb.rflags(), "eflags");
         assertEquals(sa, sb, "complete state");
-        for (int off = 0; off < 0x100; off += 4) {
+        for (int off = 0; off < dataBytes; off += 4) {
             assertEquals(a.memory.readDword(DATA + off), b.memory.readDword(DATA + off), "data +" + off);
         }
         for (int off = 0; off < 0x100; off += 4) {
@@ -124,6 +132,66 @@ class TranslationTest {
             spent += 1000;
         } while (e instanceof Exit.BudgetSpent && spent < budget);
         return e;
+    }
+
+    /**
+     * Every condition (SETcc 0..15 to memory) after each kind of flag writer the translator keeps
+     * statically (CMP, SUB, AND, TEST, OR, XOR, ADD, INC, DEC, NEG, SHL) at each size, on operands
+     * that change every iteration (with equal low bytes now and then): all results compared with
+     * the interpreter's.
+     */
+    @Test
+    void everyConditionAfterEveryFlagWriterMatchesTheInterpreter() {
+        int[][] writers = {
+            {0x39, 0xD8},                   // cmp eax, ebx
+            {0x38, 0xD8},                   // cmp al, bl
+            {0x66, 0x39, 0xD8},             // cmp ax, bx
+            {0x83, 0xF8, 0x00},             // cmp eax, 0
+            {0x89, 0xC2, 0x29, 0xDA},       // mov edx, eax; sub edx, ebx
+            {0x89, 0xC2, 0x66, 0x29, 0xDA}, // mov edx, eax; sub dx, bx
+            {0x89, 0xC2, 0x21, 0xDA},       // mov edx, eax; and edx, ebx
+            {0x84, 0xD8},                   // test al, bl
+            {0x89, 0xC2, 0x08, 0xDA},       // mov edx, eax; or dl, bl
+            {0x89, 0xC2, 0x66, 0x31, 0xDA}, // mov edx, eax; xor dx, bx
+            {0x89, 0xC2, 0x01, 0xDA},       // mov edx, eax; add edx, ebx
+            {0x89, 0xC2, 0x00, 0xDA},       // mov edx, eax; add dl, bl
+            {0x89, 0xC2, 0x42},             // mov edx, eax; inc edx
+            {0x89, 0xC2, 0x66, 0x4A},       // mov edx, eax; dec dx
+            {0x89, 0xC2, 0xF7, 0xDA},       // mov edx, eax; neg edx
+            {0x89, 0xC2, 0xD1, 0xE2},       // mov edx, eax; shl edx, 1
+        };
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        int loop = c.size();
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+        add(c, 0x89, 0xE8);                          // mov eax, ebp
+        add(c, 0x25, 0x0F, 0x8F, 0x0F, 0x8F);        // and eax, 0x8F0F8F0F
+        add(c, 0x89, 0xEB);                          // mov ebx, ebp
+        add(c, 0xC1, 0xCB, 0x0B);                    // ror ebx, 11
+        add(c, 0x81, 0xE3, 0x0F, 0x8F, 0x0F, 0x8F);  // and ebx, 0x8F0F8F0F
+        for (int[] w : writers) {
+            add(c, w);
+            for (int cc = 0; cc < 16; cc++) {
+                add(c, 0x0F, 0x90 + cc, 0x46, cc);   // setcc [esi + cc]
+            }
+            add(c, 0x8D, 0x76, 0x10);                // lea esi, [esi + 16]
+        }
+        add(c, 0x49);                                // dec ecx
+        int rel = loop - (c.size() + 6);
+        add(c, 0x0F, 0x85, rel & 0xFF, rel >> 8 & 0xFF, rel >> 16 & 0xFF, rel >>> 24); // jnz loop
+        add(c, 0xF4);                                // hlt
+        int[] code = c.stream().mapToInt(Integer::intValue).toArray();
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 48 * 16 * writers.length);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    private static void add(List<Integer> code, int... bytes) {
+        for (int b : bytes) {
+            code.add(b);
+        }
     }
 
     @Test

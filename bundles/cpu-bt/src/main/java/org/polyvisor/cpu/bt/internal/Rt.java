@@ -17,97 +17,53 @@ final class Rt {
     private Rt() {
     }
 
+    /**
+     * A read through a segment whose window the translation cannot rule on statically (flat
+     * segments are read by code the translator emits inline, see {@code Translator.read}).
+     */
     static int read(Vcpu x, int seg, int off, int size, int user) {
         long o = off & 0xFFFF_FFFFL;
         if (o >= x.readLo[seg] && o + size - 1 <= x.readHi[seg]) {
-            long v = readLinear(x, (x.segBase[seg] + o) & 0xFFFF_FFFFL, size, user);
-            if (v >= 0) {
-                return (int) v;
+            int lin = x.segBase[seg] + off;
+            int i = lin >>> 12 & (InterpreterCore.TLB_SIZE - 1);
+            ByteBuffer b = x.readBuf[i];
+            if (x.readTag[i] == tlbKey(lin, size, user) && b != null) {
+                int a = x.readOff[i] + (lin & 0xFFF);
+                return size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF;
             }
         }
         return x.core.read(seg, off, size);
     }
 
-    /** {@link #read} for a flat segment (base 0, every offset valid: the translation checked). */
-    static int readFlat(Vcpu x, int seg, int off, int size, int user) {
-        long v = readLinear(x, off & 0xFFFF_FFFFL, size, user);
-        return v >= 0 ? (int) v : x.core.read(seg, off, size);
-    }
-
-    /** The TLB hit path of a read: the value zero-extended, or -1 for the slow path. */
-    private static long readLinear(Vcpu x, long lin, int size, int user) {
-        int po = (int) lin & 0xFFF;
-        if (po <= 4096 - size) {
-            int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
-            if (x.readTag[i] == ((lin >>> 12) << 2 | user | 1)) {
-                long p = x.readPhys[i];
-                if (p == x.hostReadPhys[i] || (p & InterpreterCore.TLB_MMIO) == 0 && x.fillHost(i, p, false)) {
-                    ByteBuffer b = x.hostReadBuf[i];
-                    int a = x.hostReadOff[i] + po;
-                    return (size == 4 ? b.getInt(a) : size == 2 ? b.getShort(a) & 0xFFFF : b.get(a) & 0xFF) & 0xFFFF_FFFFL;
-                }
-            }
-        }
-        return -1;
-    }
-
+    /** A write through a segment whose window the translation cannot rule on statically. */
     static void write(Vcpu x, int seg, int off, int size, int value, int user) {
         long o = off & 0xFFFF_FFFFL;
-        if (o < x.writeLo[seg] || o + size - 1 > x.writeHi[seg]
-                || !writeLinear(x, (x.segBase[seg] + o) & 0xFFFF_FFFFL, size, value, user)) {
-            x.core.write(seg, off, size, value);
+        if (o >= x.writeLo[seg] && o + size - 1 <= x.writeHi[seg]) {
+            int lin = x.segBase[seg] + off;
+            int i = lin >>> 12 & (InterpreterCore.TLB_SIZE - 1);
+            ByteBuffer b = x.writeBuf[i];
+            if (x.writeTag[i] == tlbKey(lin, size, user) && b != null && !x.mem.isWatched(x.writePhys[i])) {
+                int a = x.writeOff[i] + (lin & 0xFFF);
+                if (size == 4) {
+                    b.putInt(a, value);
+                } else if (size == 2) {
+                    b.putShort(a, (short) value);
+                } else {
+                    b.put(a, (byte) value);
+                }
+                return;
+            }
         }
+        x.core.write(seg, off, size, value);
     }
 
-    /** {@link #write} for a flat segment. */
-    static void writeFlat(Vcpu x, int seg, int off, int size, int value, int user) {
-        if (!writeLinear(x, off & 0xFFFF_FFFFL, size, value, user)) {
-            x.core.write(seg, off, size, value);
-        }
-    }
-
-    /** The TLB hit path of a write; false for the slow path. */
-    private static boolean writeLinear(Vcpu x, long lin, int size, int value, int user) {
-        int po = (int) lin & 0xFFF;
-        if (po > 4096 - size) {
-            return false;
-        }
-        int i = (int) (lin >>> 12) & (InterpreterCore.TLB_SIZE - 1);
-        if (x.writeTag[i] != ((lin >>> 12) << 2 | user | 1)) {
-            return false;
-        }
-        long p = x.writePhys[i];
-        if ((p & InterpreterCore.TLB_MMIO) != 0) {
-            return false;
-        }
-        if (x.mem.isWatched(p)) {
-            // Code or traced page tables: the memory API's path tells the watchers.
-            writePhysical(x, p | po, size, value);
-            return true;
-        }
-        if (p != x.hostWritePhys[i] && !x.fillHost(i, p, true)) {
-            return false;
-        }
-        ByteBuffer b = x.hostWriteBuf[i];
-        int a = x.hostWriteOff[i] + po;
-        if (size == 4) {
-            b.putInt(a, value);
-        } else if (size == 2) {
-            b.putShort(a, (short) value);
-        } else {
-            b.put(a, (byte) value);
-        }
-        return true;
-    }
-
-    private static void writePhysical(Vcpu x, long pa, int size, int value) {
-        if (size == 4) {
-            x.mem.writeDword(pa, value);
-        } else if (size == 2) {
-            x.mem.writeWord(pa, value);
-        } else {
-            x.mem.writeByte(pa, value);
-        }
+    /**
+     * The TLB tag an access of {@code size} bytes at linear {@code lin} hits: that of the page of
+     * its last byte, so an access that crosses into the next page matches no entry of the slot of
+     * its first byte and goes to the slow path (as {@code Translator} computes it inline).
+     */
+    static long tlbKey(int lin, int size, int user) {
+        return (lin + size - 1) >>> 10 & ~3 | user | 1;
     }
 
     /** A near transfer beyond the CS limit is #GP(0) at the transfer instruction. */

@@ -9,6 +9,7 @@ import java.util.List;
 import org.objectweb.asm.ClassWriter;
 import org.objectweb.asm.Label;
 import org.objectweb.asm.MethodVisitor;
+import org.polyvisor.cpu.interpreter.core.InterpreterCore;
 import org.polyvisor.memory.GuestMemory;
 import org.polyvisor.x86.Eflags;
 import org.polyvisor.x86.LazyFlags;
@@ -26,8 +27,9 @@ import org.polyvisor.x86.decode.Mnemonic;
  * knows statically which operation last wrote them, keeps only its operands and result in locals,
  * evaluates a condition inline from them (a CMP/Jcc pair becomes one JVM compare) and stores them
  * into the interpreter's {@link LazyFlags} only where the block is left (an exit or a fault), so
- * flag work nobody reads is never done. Memory goes through {@link Rt#read}/{@link Rt#write}, whose
- * TLB fast path the JIT inlines. Every instruction that can fault has an exception handler that
+ * flag work nobody reads is never done. Loads and stores through flat segments have the software
+ * TLB's hit path emitted inline (tag compare, host buffer access), other segments go through
+ * {@link Rt#read}/{@link Rt#write}, and misses through the interpreter core. Every instruction that can fault has an exception handler that
  * writes back the state as of that instruction's start (registers, flags, EIP, ESP, retired count)
  * before the fault reaches the interpreter, so guest exceptions are precise; instructions order
  * their work so no register or flag local changes before their last faulting step. A block whose
@@ -51,6 +53,7 @@ final class Translator {
     private static final String CORE = "org/polyvisor/cpu/interpreter/core/InterpreterCore";
     private static final String SUPER = "org/polyvisor/cpu/bt/internal/CompiledBlock";
     private static final String SELF = "org/polyvisor/cpu/bt/internal/Translator";
+    private static final String BUFFER = "java/nio/ByteBuffer";
 
     // locals
     private static final int X = 1;
@@ -72,6 +75,9 @@ final class Translator {
     private static final int LAST_LOCAL = 23;
     /** A long (two slots), after the int locals. */
     private static final int PRODUCT = 24;
+    /** TLB slot and host buffer of the inline memory access under way. */
+    private static final int SLOT = 26;
+    private static final int BUF = 27;
 
     /** What a translation attempt produced. */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
@@ -291,6 +297,10 @@ final class Translator {
         }
         mv.visitInsn(LCONST_0);
         mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitInsn(ICONST_0);
+        mv.visitVarInsn(ISTORE, SLOT);
+        mv.visitInsn(ACONST_NULL);
+        mv.visitVarInsn(ASTORE, BUF);
         for (int i = 0; i < 8; i++) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
@@ -758,14 +768,76 @@ final class Translator {
         fsize = size;
     }
 
-    /** Pushes the condition {@code cc} as 0/1. */
+    /**
+     * Pushes the condition {@code cc} as 0/1. The common conditions of the statically known last
+     * flag writer are compares of its kept operands or result emitted inline (a call the JIT may
+     * decline to inline would cost more than the compare); the rest go through {@link Rt}.
+     */
     private void condition(int cc) {
         if (fop < 0) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
             iconst(cc);
             mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "condition", "(I)Z", false);
-        } else if (fop == LazyFlags.OP_SUB) {
+            return;
+        }
+        boolean negate = (cc & 1) != 0; // odd condition codes are the negation of the even one below
+        int base = cc & ~1;
+        if (base == 4 || base == 8) { // ZF, SF: from the result alone, for every operation
+            mv.visitVarInsn(ILOAD, FRES);
+            if (base == 8) {
+                iconst(LazyFlags.signBit(fsize));
+                mv.visitInsn(IAND);
+                toBit(negate ? IFEQ : IFNE); // S: the sign bit set
+            } else {
+                toBit(negate ? IFNE : IFEQ); // E: a zero result
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_SUB && (base == 2 || base == 6 || base == 0xC || base == 0xE)) {
+            // B/BE unsigned, L/LE signed on the compared operands (SDM Vol. 1, Jcc conditions)
+            boolean signed = base >= 0xC;
+            boolean orEqual = base == 6 || base == 0xE;
+            operand(FS1, signed);
+            operand(FS2, signed);
+            if (signed || fsize < 4) {
+                toBit(negate ? (orEqual ? IF_ICMPGT : IF_ICMPGE) : (orEqual ? IF_ICMPLE : IF_ICMPLT));
+            } else {
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Integer", "compareUnsigned", "(II)I", false);
+                toBit(negate ? (orEqual ? IFGT : IFGE) : (orEqual ? IFLE : IFLT));
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_LOGIC && base != 0xA) { // CF = OF = 0
+            switch (base) {
+                case 0, 2 -> iconst(negate ? 1 : 0);
+                case 6 -> { // BE: ZF
+                    mv.visitVarInsn(ILOAD, FRES);
+                    toBit(negate ? IFNE : IFEQ);
+                }
+                case 0xC -> { // L: SF
+                    mv.visitVarInsn(ILOAD, FRES);
+                    iconst(LazyFlags.signBit(fsize));
+                    mv.visitInsn(IAND);
+                    toBit(negate ? IFEQ : IFNE);
+                }
+                default -> { // LE: ZF or SF, i.e. the result read as signed is <= 0
+                    operand(FRES, true);
+                    toBit(negate ? IFGT : IFLE);
+                }
+            }
+            return;
+        }
+        if (base == 2 && (fop == LazyFlags.OP_ADD || fop == LazyFlags.OP_SUB || fop == LazyFlags.OP_INC
+                || fop == LazyFlags.OP_DEC)) {
+            carry();
+            if (negate) {
+                iconst(1);
+                mv.visitInsn(IXOR);
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_SUB) {
             iconst(cc);
             iconst(fsize);
             mv.visitVarInsn(ILOAD, FS1);
@@ -786,12 +858,48 @@ final class Translator {
         }
     }
 
-    /** Pushes the current carry flag as 0/1. */
+    /** Pushes a kept flag operand (zero-extended from the size), sign-extended when asked. */
+    private void operand(int local, boolean signed) {
+        mv.visitVarInsn(ILOAD, local);
+        if (signed && fsize == 2) {
+            mv.visitInsn(I2S);
+        } else if (signed && fsize == 1) {
+            mv.visitInsn(I2B);
+        }
+    }
+
+    /** Replaces the operand(s) of a conditional jump opcode on the stack with 1 if it jumps, else 0. */
+    private void toBit(int jumpOpcode) {
+        Label yes = new Label();
+        Label end = new Label();
+        mv.visitJumpInsn(jumpOpcode, yes);
+        iconst(0);
+        mv.visitJumpInsn(GOTO, end);
+        mv.visitLabel(yes);
+        iconst(1);
+        mv.visitLabel(end);
+    }
+
+    /** Pushes the current carry flag as 0/1 (inline for the operations the translator keeps). */
     private void carry() {
         if (fop < 0) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
             mv.visitMethodInsn(INVOKESTATIC, RT, "carry", "(L" + LAZY + ";)I", false);
+        } else if (fop == LazyFlags.OP_ADD || fop == LazyFlags.OP_SUB) {
+            // ADD: the (size-masked) result is below an operand; SUB: the minuend is below the subtrahend
+            mv.visitVarInsn(ILOAD, fop == LazyFlags.OP_ADD ? FRES : FS1);
+            mv.visitVarInsn(ILOAD, fop == LazyFlags.OP_ADD ? FS1 : FS2);
+            if (fsize < 4) {
+                toBit(IF_ICMPLT);
+            } else {
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Integer", "compareUnsigned", "(II)I", false);
+                toBit(IFLT);
+            }
+        } else if (fop == LazyFlags.OP_LOGIC) {
+            iconst(0);
+        } else if (fop == LazyFlags.OP_INC || fop == LazyFlags.OP_DEC) {
+            mv.visitVarInsn(ILOAD, FCIN);
         } else {
             iconst(fop);
             iconst(fsize);
@@ -1178,23 +1286,148 @@ final class Translator {
         return flat && (seg == 0 || seg == 2 || seg == 3);
     }
 
+    /**
+     * Pushes the value read at seg:offset. Through a flat segment the software-TLB hit path is
+     * emitted inline (no call the JIT might decline to inline): slot of the first byte, tag of the
+     * page of the last byte (so an access crossing a page misses), the slot's host buffer. Misses,
+     * MMIO, pages not backed by one buffer and faults go through the interpreter core.
+     */
     private void read(int seg, int offLocal, int size) {
-        mv.visitVarInsn(ALOAD, X);
-        iconst(seg);
-        mv.visitVarInsn(ILOAD, offLocal);
-        iconst(size);
-        iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "readFlat" : "read", "(L" + VCPU + ";IIII)I", false);
+        if (!flat(seg)) {
+            accessArgs(false, seg, offLocal, size);
+            iconst(user);
+            mv.visitMethodInsn(INVOKESTATIC, RT, "read", "(L" + VCPU + ";IIII)I", false);
+            return;
+        }
+        Label slow = new Label();
+        Label done = new Label();
+        tlbHit(offLocal, size, "readTag", "readBuf", slow);
+        hostIndex(offLocal, "readOff");
+        switch (size) {
+            case 4 -> mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "getInt", "(I)I", false);
+            case 2 -> {
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "getShort", "(I)S", false);
+                mask(2);
+            }
+            default -> {
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "get", "(I)B", false);
+                mask(1);
+            }
+        }
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        accessArgs(true, seg, offLocal, size);
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "read", "(III)I", true);
+        mv.visitLabel(done);
     }
 
+    /**
+     * Writes a local's value to seg:offset; through a flat segment with the hit path inline as in
+     * {@link #read}, for pages of RAM that no watch covers (code pages, traced page tables: their
+     * writes go through the memory API, which tells the watchers).
+     */
     private void write(int seg, int offLocal, int size, int valueLocal) {
+        if (!flat(seg)) {
+            accessArgs(false, seg, offLocal, size);
+            mv.visitVarInsn(ILOAD, valueLocal);
+            iconst(user);
+            mv.visitMethodInsn(INVOKESTATIC, RT, "write", "(L" + VCPU + ";IIIII)V", false);
+            return;
+        }
+        Label slow = new Label();
+        Label done = new Label();
+        tlbHit(offLocal, size, "writeTag", "writeBuf", slow);
         mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "mem", "Lorg/polyvisor/memory/GuestMemory;");
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "writePhys", "[J");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(LALOAD);
+        mv.visitMethodInsn(INVOKEINTERFACE, "org/polyvisor/memory/GuestMemory", "isWatched", "(J)Z", true);
+        mv.visitJumpInsn(IFNE, slow);
+        hostIndex(offLocal, "writeOff");
+        mv.visitVarInsn(ILOAD, valueLocal);
+        switch (size) {
+            case 4 -> mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "putInt", "(II)L" + BUFFER + ";", false);
+            case 2 -> {
+                mv.visitInsn(I2S);
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "putShort", "(IS)L" + BUFFER + ";", false);
+            }
+            default -> {
+                mv.visitInsn(I2B);
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "put", "(IB)L" + BUFFER + ";", false);
+            }
+        }
+        mv.visitInsn(POP);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        accessArgs(true, seg, offLocal, size);
+        mv.visitVarInsn(ILOAD, valueLocal);
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "write", "(IIII)V", true);
+        mv.visitLabel(done);
+    }
+
+    /** Pushes the vCPU (or its interpreter core), segment, offset and size of an access. */
+    private void accessArgs(boolean core, int seg, int offLocal, int size) {
+        mv.visitVarInsn(ALOAD, X);
+        if (core) {
+            mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        }
         iconst(seg);
         mv.visitVarInsn(ILOAD, offLocal);
         iconst(size);
-        mv.visitVarInsn(ILOAD, valueLocal);
-        iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "writeFlat" : "write", "(L" + VCPU + ";IIIII)V", false);
+    }
+
+    /**
+     * The TLB check of an inline access: SLOT = the slot of the offset's page; jumps to
+     * {@code miss} unless the slot's tag is {@link Rt#tlbKey} of the access and it has a host
+     * buffer, which is then in BUF.
+     */
+    private void tlbHit(int offLocal, int size, String tags, String buffers, Label miss) {
+        mv.visitVarInsn(ILOAD, offLocal);
+        iconst(12);
+        mv.visitInsn(IUSHR);
+        iconst(InterpreterCore.TLB_SIZE - 1);
+        mv.visitInsn(IAND);
+        mv.visitVarInsn(ISTORE, SLOT);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, tags, "[J");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(LALOAD);
+        mv.visitVarInsn(ILOAD, offLocal);
+        if (size > 1) {
+            iconst(size - 1);
+            mv.visitInsn(IADD);
+        }
+        iconst(10);
+        mv.visitInsn(IUSHR);
+        iconst(~3);
+        mv.visitInsn(IAND);
+        iconst(user | 1);
+        mv.visitInsn(IOR);
+        mv.visitInsn(I2L);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFNE, miss);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, buffers, "[L" + BUFFER + ";");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(AALOAD);
+        mv.visitInsn(DUP);
+        mv.visitVarInsn(ASTORE, BUF);
+        mv.visitJumpInsn(IFNULL, miss);
+    }
+
+    /** Pushes BUF and the access's index in it: the slot's page offset plus the offset in the page. */
+    private void hostIndex(int offLocal, String offsets) {
+        mv.visitVarInsn(ALOAD, BUF);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, offsets, "[I");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(IALOAD);
+        mv.visitVarInsn(ILOAD, offLocal);
+        iconst(0xFFF);
+        mv.visitInsn(IAND);
+        mv.visitInsn(IADD);
     }
 
     // ---- stack ----

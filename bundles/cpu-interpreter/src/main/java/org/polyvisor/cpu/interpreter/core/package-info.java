@@ -13,5 +13,5 @@
  * <p>1.1: {@link org.polyvisor.cpu.interpreter.core.InterpreterCore#acceptsCpuModel}.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package org.polyvisor.cpu.interpreter.core;
