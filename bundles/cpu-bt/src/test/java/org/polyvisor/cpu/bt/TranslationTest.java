@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -186,6 +187,117 @@ class TranslationTest {
         int[] code = c.stream().mapToInt(Integer::intValue).toArray();
         Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 48 * 16 * writers.length);
         assertTranslatedShare(stats, 1, 3);
+    }
+
+    /** The loop prologue of the instruction-family tests: esi = DATA, ecx = 48, ebp = a seed. */
+    private static List<Integer> familyLoop() {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        return c;
+    }
+
+    /** Closes the loop opened at {@code loop} (the next seed, esi += 32, dec ecx, jnz) and halts. */
+    private static int[] closeLoop(List<Integer> c, int loop) {
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+        add(c, 0x83, 0xC6, 0x20);                    // add esi, 32
+        add(c, 0x49);                                // dec ecx
+        int rel = loop - (c.size() + 6);
+        add(c, 0x0F, 0x85, rel & 0xFF, rel >> 8 & 0xFF, rel >> 16 & 0xFF, rel >>> 24); // jnz loop
+        add(c, 0xF4);                                // hlt
+        return c.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * MUL, IMUL, DIV, IDIV at every size on changing operands, results stored and compared with
+     * the interpreter; on the last iteration a DIV by zero (ebx = ecx - 1) raises #DE in the middle
+     * of the translated loop, with flags of the instructions before it still in locals: the
+     * handler (halt) sees the state and stack the interpreter leaves.
+     */
+    @Test
+    void multiplyAndDivideAndAPreciseDivideError() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xEB, 0xC1, 0xCB, 0x0D);        // mov ebx, ebp; ror ebx, 13
+        add(c, 0x81, 0xCB, 0x01, 0xC1, 0x00, 0x00);  // or ebx, 0xc101
+        add(c, 0x80, 0xE3, 0x7F);                    // and bl, 0x7f
+        add(c, 0x89, 0xE8, 0xF7, 0xE3);              // mov eax, ebp; mul ebx
+        add(c, 0x89, 0x06, 0x89, 0x56, 0x04);        // mov [esi], eax; mov [esi+4], edx
+        add(c, 0x89, 0xE8, 0xF6, 0xEB);              // mov eax, ebp; imul bl
+        add(c, 0x89, 0x46, 0x08);                    // mov [esi+8], eax
+        add(c, 0x89, 0xE8, 0x66, 0xF7, 0x2E);        // mov eax, ebp; imul word [esi]
+        add(c, 0x89, 0x46, 0x0C, 0x89, 0x56, 0x10);  // mov [esi+12], eax; mov [esi+16], edx
+        add(c, 0x89, 0xE8, 0x31, 0xD2, 0xF7, 0xF3);  // mov eax, ebp; xor edx, edx; div ebx
+        add(c, 0x89, 0x46, 0x14, 0x89, 0x56, 0x18);  // mov [esi+20], eax; mov [esi+24], edx
+        add(c, 0x89, 0xE8, 0x99, 0xF7, 0xFB);        // mov eax, ebp; cdq; idiv ebx
+        add(c, 0x01, 0x46, 0x14, 0x01, 0x56, 0x18);  // add [esi+20], eax; add [esi+24], edx
+        add(c, 0x89, 0xEA, 0x81, 0xE2, 0xFF, 0x3F, 0x00, 0x00); // mov edx, ebp; and edx, 0x3fff
+        add(c, 0x81, 0xCA, 0x00, 0x80, 0x00, 0x00);  // or edx, 0x8000: DX:AX >= 2^31, DX < BX
+        add(c, 0x66, 0xF7, 0xF3, 0x01, 0x56, 0x18);  // div bx; add [esi+24], edx
+        add(c, 0x0F, 0xB6, 0xC0, 0xF6, 0xF3);        // movzx eax, al; div bl
+        add(c, 0x66, 0x98, 0xF6, 0xFB);              // cbw; idiv bl
+        add(c, 0x89, 0x46, 0x1C);                    // mov [esi+28], eax
+        add(c, 0x8D, 0x59, 0xFF);                    // lea ebx, [ecx-1]
+        add(c, 0xB8, 0x64, 0x00, 0x00, 0x00);        // mov eax, 100
+        add(c, 0x31, 0xD2);                          // xor edx, edx (flags in locals)
+        add(c, 0xF7, 0xF3);                          // div ebx: #DE when ecx = 1
+        int[] code = Arrays.copyOf(closeLoop(c, loop), 0x900);
+        code[0x800] = 0xF4;                          // #DE handler: hlt
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> {
+            m.gate(0, TestMachine.CODE32, CODE + 0x800, 0xE, 0);
+            return m;
+        }, 48 * 32);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    /** BT, BTS, BTR, BTC on registers and memory, immediate and register (signed) bit offsets. */
+    @Test
+    void bitTestsOnRegistersAndMemory() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x05); // mov eax, ebp; mov ebx, ebp; ror ebx, 5
+        add(c, 0x0F, 0xA3, 0xD8, 0x0F, 0x92, 0x06);       // bt eax, ebx; setc [esi]
+        add(c, 0x0F, 0xBA, 0xE8, 0x07, 0x0F, 0x92, 0x46, 0x01); // bts eax, 7; setc [esi+1]
+        add(c, 0x0F, 0xB3, 0xD8, 0x0F, 0x92, 0x46, 0x02); // btr eax, ebx; setc [esi+2]
+        add(c, 0x66, 0x0F, 0xBB, 0xD8, 0x0F, 0x92, 0x46, 0x03); // btc ax, bx; setc [esi+3]
+        add(c, 0x89, 0x46, 0x04, 0x89, 0x6E, 0x08);       // mov [esi+4], eax; mov [esi+8], ebp
+        add(c, 0x89, 0x6E, 0x0C);                         // mov [esi+12], ebp
+        add(c, 0x83, 0xE3, 0x3F, 0x83, 0xEB, 0x10);       // and ebx, 63; sub ebx, 16
+        add(c, 0x0F, 0xAB, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x10); // bts [esi+8], ebx; setc [esi+16]
+        add(c, 0x66, 0x0F, 0xB3, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x11); // btr [esi+8], bx; setc [esi+17]
+        add(c, 0x0F, 0xBB, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x12); // btc [esi+8], ebx; setc [esi+18]
+        add(c, 0x0F, 0xBA, 0x7E, 0x0C, 0x03);             // btc dword [esi+12], 3
+        add(c, 0x0F, 0xBA, 0x66, 0x08, 0x1F, 0x0F, 0x92, 0x46, 0x13); // bt dword [esi+8], 31; setc [esi+19]
+        add(c, 0x0F, 0xA3, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x14); // bt [esi+8], ebx; setc [esi+20]
+        add(c, 0x0F, 0x94, 0x46, 0x15);                   // setz [esi+21] (ZF kept by BT*)
+        int[] code = closeLoop(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
+    }
+
+    /** XCHG, XADD, CMPXCHG on registers (also high bytes) and memory, equal and unequal compares. */
+    @Test
+    void exchangesOnRegistersAndMemory() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x03); // mov eax, ebp; mov ebx, ebp; ror ebx, 3
+        add(c, 0x89, 0x1E, 0x87, 0x06);                   // mov [esi], ebx; xchg [esi], eax
+        add(c, 0x89, 0x6E, 0x04, 0x0F, 0xC1, 0x5E, 0x04); // mov [esi+4], ebp; xadd [esi+4], ebx
+        add(c, 0x0F, 0x92, 0x46, 0x08, 0x0F, 0x90, 0x46, 0x09); // setc [esi+8]; seto [esi+9]
+        add(c, 0x0F, 0xC1, 0xDA);                         // xadd edx, ebx
+        add(c, 0x0F, 0xC0, 0xE4);                         // xadd ah, ah
+        add(c, 0x89, 0x46, 0x0C, 0x0F, 0xB1, 0x5E, 0x0C); // mov [esi+12], eax; cmpxchg [esi+12], ebx
+        add(c, 0x0F, 0x94, 0x46, 0x0A);                   // setz [esi+10]
+        add(c, 0x0F, 0xB1, 0x56, 0x0C);                   // cmpxchg [esi+12], edx
+        add(c, 0x0F, 0x94, 0x46, 0x0B, 0x0F, 0x92, 0x46, 0x1C); // setz [esi+11]; setc [esi+28]
+        add(c, 0x0F, 0xB0, 0xDA, 0x0F, 0x94, 0x46, 0x1D); // cmpxchg dl, bl; setz [esi+29]
+        add(c, 0x66, 0x0F, 0xB1, 0xD3);                   // cmpxchg bx, dx
+        add(c, 0x86, 0xE0, 0x66, 0x87, 0x56, 0x1E);       // xchg al, ah; xchg [esi+30], dx
+        add(c, 0x89, 0x46, 0x10, 0x89, 0x56, 0x14);       // mov [esi+16], eax; mov [esi+20], edx
+        add(c, 0x89, 0x5E, 0x18);                         // mov [esi+24], ebx
+        int[] code = closeLoop(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
     }
 
     private static void add(List<Integer> code, int... bytes) {

@@ -150,6 +150,80 @@ final class Rt {
         f.setAll(overflow ? flags | Eflags.CF | Eflags.OF : flags);
     }
 
+    /**
+     * MUL or IMUL (one operand) of the accumulator by {@code src}: the new EAX in the low half of
+     * the result and the new EDX in the high half (AX only for a byte operand, EDX then unchanged);
+     * SF/ZF/PF of the low half of the product, CF = OF = the high half is significant (as the
+     * interpreter sets them).
+     */
+    static long mul(LazyFlags f, int size, boolean signed, int eax, int edx, int src) {
+        long p;
+        boolean overflow;
+        if (size == 1) {
+            p = signed ? (byte) eax * (byte) src : (eax & 0xFF) * (src & 0xFF);
+            overflow = signed ? p != (byte) p : (p & 0xFF00) != 0;
+            eax = eax & 0xFFFF_0000 | (int) p & 0xFFFF;
+        } else if (size == 2) {
+            p = signed ? (short) eax * (short) src : (eax & 0xFFFF) * (src & 0xFFFF);
+            overflow = signed ? p != (short) p : (p & 0xFFFF_0000L) != 0;
+            eax = eax & 0xFFFF_0000 | (int) p & 0xFFFF;
+            edx = edx & 0xFFFF_0000 | (int) p >>> 16 & 0xFFFF;
+        } else {
+            p = signed ? (long) eax * src : (eax & 0xFFFF_FFFFL) * (src & 0xFFFF_FFFFL);
+            overflow = signed ? p != (int) p : p >>> 32 != 0;
+            eax = (int) p;
+            edx = (int) (p >>> 32);
+        }
+        int flags = LazyFlags.zsp((int) p & LazyFlags.mask(size), LazyFlags.signBit(size));
+        f.setAll(overflow ? flags | Eflags.CF | Eflags.OF : flags);
+        return (long) edx << 32 | eax & 0xFFFF_FFFFL;
+    }
+
+    /**
+     * DIV or IDIV of EDX:EAX (DX:AX, AX) by {@code src}: the new EAX in the low half of the result
+     * and the new EDX in the high half. A zero divisor or a quotient too wide for the size is #DE,
+     * raised before anything changes. The flags are left as they were (undefined, SDM Vol. 2A DIV).
+     */
+    static long div(int size, boolean signed, int eax, int edx, int src) {
+        int s = src & LazyFlags.mask(size);
+        if (s == 0) {
+            throw X86Exception.divideError();
+        }
+        int bits = size * 8;
+        // the dividend (twice the operand width) and divisor, as signed or unsigned values
+        long dividend = size == 1 ? eax & 0xFFFF : size == 2 ? ((edx & 0xFFFF) << 16 | eax & 0xFFFF) & 0xFFFF_FFFFL
+                : (long) edx << 32 | eax & 0xFFFF_FFFFL;
+        if (signed && size < 4) {
+            dividend = size == 1 ? (short) dividend : (int) dividend;
+        }
+        long divisor = signed ? LazyFlags.signExtend(s, size) : s & 0xFFFF_FFFFL;
+        long q;
+        long rem;
+        if (!signed && size == 4) {
+            q = Long.divideUnsigned(dividend, divisor);
+            rem = Long.remainderUnsigned(dividend, divisor);
+        } else if (dividend == Long.MIN_VALUE && divisor == -1) {
+            throw X86Exception.divideError(); // the quotient 2^63 does not fit anything
+        } else {
+            q = dividend / divisor;
+            rem = dividend % divisor;
+        }
+        boolean fits = signed ? q >= -(1L << (bits - 1)) && q < 1L << (bits - 1) : q >>> bits == 0;
+        if (!fits) {
+            throw X86Exception.divideError();
+        }
+        int m = LazyFlags.mask(size);
+        if (size == 1) { // AL = quotient, AH = remainder
+            return (long) edx << 32 | (eax & 0xFFFF_0000 | ((int) rem & 0xFF) << 8 | (int) q & 0xFF) & 0xFFFF_FFFFL;
+        }
+        return (long) (edx & ~m | (int) rem & m) << 32 | (eax & ~m | (int) q & m) & 0xFFFF_FFFFL;
+    }
+
+    /** Sets CF to {@code bit} (0 or 1) and keeps the other flags (BT, BTS, BTR, BTC). */
+    static void setCarry(LazyFlags f, int bit) {
+        f.setAll(f.get() & ~Eflags.CF | bit);
+    }
+
     static int carry(LazyFlags f) {
         return f.cf() ? 1 : 0;
     }

@@ -229,8 +229,12 @@ final class Translator {
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1);
             case LEA:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && in.kind(1) == Instruction.KIND_MEM;
-            case XCHG:
-                return n == 2 && in.kind(0) == Instruction.KIND_REG && in.kind(1) == Instruction.KIND_REG;
+            case XCHG: case XADD: case CMPXCHG:
+                return n == 2 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_REG;
+            case MUL: case IMUL: case DIV: case IDIV:
+                return n == 1 && isRegOrMem(in, 0);
+            case BT: case BTS: case BTR: case BTC:
+                return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_REG || in.kind(1) == Instruction.KIND_IMM);
             case CMOVCC:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1);
             case SETCC:
@@ -262,6 +266,8 @@ final class Translator {
                 return true;
             case LEA: case NOP: case PAUSE: case CBW: case CWD:
                 return false;
+            case DIV: case IDIV: // #DE
+                return true;
             default:
                 return in.hasMemoryOperand();
         }
@@ -425,6 +431,7 @@ final class Translator {
         switch (m) {
             case ADD: case OR: case ADC: case SBB: case AND: case SUB: case XOR: case CMP: case TEST:
             case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR: case IMUL_RM:
+            case XADD: case CMPXCHG:
                 return true;
             default:
                 return false;
@@ -433,7 +440,10 @@ final class Translator {
 
     private static boolean readsFlags(Mnemonic m) {
         return m == Mnemonic.JCC || m == Mnemonic.CMOVCC || m == Mnemonic.SETCC || m == Mnemonic.ADC
-                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR; // rotates keep SF, ZF, AF, PF
+                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR // rotates keep SF, ZF, AF, PF
+                // these leave (DIV) or update (BT*: CF only, MUL) the flags in the LazyFlags object
+                || m == Mnemonic.MUL || m == Mnemonic.IMUL || m == Mnemonic.DIV || m == Mnemonic.IDIV
+                || m == Mnemonic.BT || m == Mnemonic.BTS || m == Mnemonic.BTR || m == Mnemonic.BTC;
     }
 
     /** Emits one instruction; returns whether it stored to memory. */
@@ -492,15 +502,25 @@ final class Translator {
                 storeReg(in.size(0), in.reg(0));
                 return false;
             case XCHG: {
+                // the memory operand (operand 0 when there is one) first: a faulting store leaves the register
                 int s = in.size(0);
-                loadReg(s, in.reg(0));
+                readOperand(in, 0, true);
                 mv.visitVarInsn(ISTORE, T1);
                 loadReg(s, in.reg(1));
-                storeReg(s, in.reg(0));
+                boolean stored = writeOperand(in, 0, s, true);
                 mv.visitVarInsn(ILOAD, T1);
                 storeReg(s, in.reg(1));
-                return false;
+                return stored;
             }
+            case XADD:
+                return xadd(in);
+            case CMPXCHG:
+                return cmpxchg(in);
+            case MUL: case IMUL: case DIV: case IDIV:
+                mulDiv(in, m);
+                return false;
+            case BT: case BTS: case BTR: case BTC:
+                return bitTest(in, m);
             case CMOVCC: {
                 int s = in.size(0);
                 readOperand(in, 1, false);
@@ -1062,6 +1082,176 @@ final class Translator {
         mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
         mv.visitLabel(none);
         return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /** XADD: the sum to the destination, its old value to the source register; flags as ADD. */
+    private boolean xadd(Instruction in) {
+        int size = in.size(0);
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+        loadReg(size, in.reg(1));
+        mv.visitVarInsn(ISTORE, T2);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IADD);
+        mv.visitVarInsn(ISTORE, T4);
+        boolean mem = in.kind(0) == Instruction.KIND_MEM;
+        if (!mem) {
+            // SDM order SRC <- DEST, then DEST <- sum: XADD r, r (one register) keeps the sum
+            mv.visitVarInsn(ILOAD, T1);
+            storeReg(size, in.reg(1));
+        }
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true); // memory first: a faulting store leaves the register
+        if (mem) {
+            mv.visitVarInsn(ILOAD, T1);
+            storeReg(size, in.reg(1));
+        }
+        recordFlags(LazyFlags.OP_ADD, size, T1, T2, T4, -1);
+        return mem;
+    }
+
+    /**
+     * CMPXCHG: flags as CMP accumulator, destination; equal: the source to the destination; else
+     * the destination written back unchanged (the processor always writes it) and loaded into the
+     * accumulator.
+     */
+    private boolean cmpxchg(Instruction in) {
+        int size = in.size(0);
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T2);
+        loadReg(size, 0);
+        mv.visitVarInsn(ISTORE, T1);
+        Label differ = new Label();
+        Label done = new Label();
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitJumpInsn(IF_ICMPNE, differ);
+        loadReg(size, in.reg(1));
+        writeOperand(in, 0, size, true);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(differ);
+        mv.visitVarInsn(ILOAD, T2);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ILOAD, T2);
+        storeReg(size, 0);
+        mv.visitLabel(done);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(ISUB);
+        mv.visitVarInsn(ISTORE, T4);
+        recordFlags(LazyFlags.OP_SUB, size, T1, T2, T4, -1);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * MUL, IMUL (one operand), DIV, IDIV through {@link Rt#mul}/{@link Rt#div}, which return the
+     * new EAX and EDX; DIV/IDIV raise #DE before any register changes. The flags go to the
+     * LazyFlags object first (MUL sets them there; DIV leaves them).
+     */
+    private void mulDiv(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        boolean signed = m == Mnemonic.IMUL || m == Mnemonic.IDIV;
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, false);
+        mv.visitVarInsn(ISTORE, T1);
+        if (m == Mnemonic.MUL || m == Mnemonic.IMUL) {
+            mv.visitVarInsn(ALOAD, X);
+            mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        }
+        iconst(size);
+        iconst(signed ? 1 : 0);
+        mv.visitVarInsn(ILOAD, REG0);
+        mv.visitVarInsn(ILOAD, REG0 + 2);
+        mv.visitVarInsn(ILOAD, T1);
+        if (m == Mnemonic.MUL || m == Mnemonic.IMUL) {
+            mv.visitMethodInsn(INVOKESTATIC, RT, "mul", "(L" + LAZY + ";IZIII)J", false);
+        } else {
+            mv.visitMethodInsn(INVOKESTATIC, RT, "div", "(IZIII)J", false);
+        }
+        mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        mv.visitInsn(L2I);
+        storeReg(4, 0);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        iconst(32);
+        mv.visitInsn(LUSHR);
+        mv.visitInsn(L2I);
+        storeReg(4, 2);
+    }
+
+    /**
+     * BT, BTS, BTR, BTC. A register bit offset on a memory operand addresses memory beyond it
+     * (signed, in operand-size units: SDM Vol. 2A, BT); an immediate one is taken modulo the
+     * operand width. The store (if any) comes before CF is set, so a fault leaves the flags.
+     */
+    private boolean bitTest(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        int bits = size * 8;
+        boolean mem = in.kind(0) == Instruction.KIND_MEM;
+        materializeFlags();
+        fop = -1;
+        if (in.kind(1) == Instruction.KIND_IMM) {
+            iconst(in.imm() & (bits - 1));
+            mv.visitVarInsn(ISTORE, T2);
+            readOperand(in, 0, true);
+        } else {
+            loadReg(size, in.reg(1));
+            if (size == 2) {
+                mv.visitInsn(I2S);
+            }
+            mv.visitVarInsn(ISTORE, T2);
+            if (mem) {
+                // EA = the operand's address + (offset >> log2(bits)) * size
+                ea(in);
+                mv.visitVarInsn(ILOAD, T2);
+                iconst(size == 2 ? 4 : 5);
+                mv.visitInsn(ISHR);
+                iconst(size == 2 ? 1 : 2);
+                mv.visitInsn(ISHL);
+                mv.visitInsn(IADD);
+                if (in.addrSize() == 2) {
+                    mask(2);
+                }
+                mv.visitVarInsn(ISTORE, EA);
+                read(in.segment(), EA, size);
+            } else {
+                readOperand(in, 0, false);
+            }
+            mv.visitVarInsn(ILOAD, T2);
+            iconst(bits - 1);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, T2);
+        }
+        mv.visitVarInsn(ISTORE, T1);
+        if (m != Mnemonic.BT) {
+            // T4 = the value with the bit set, cleared or flipped
+            iconst(1);
+            mv.visitVarInsn(ILOAD, T2);
+            mv.visitInsn(ISHL);
+            if (m == Mnemonic.BTR) {
+                iconst(-1);
+                mv.visitInsn(IXOR);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(IAND);
+            } else {
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(m == Mnemonic.BTS ? IOR : IXOR);
+            }
+            writeOperand(in, 0, size, true);
+        }
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IUSHR);
+        iconst(1);
+        mv.visitInsn(IAND);
+        mv.visitMethodInsn(INVOKESTATIC, RT, "setCarry", "(L" + LAZY + ";I)V", false);
+        return mem && m != Mnemonic.BT;
     }
 
     /**
