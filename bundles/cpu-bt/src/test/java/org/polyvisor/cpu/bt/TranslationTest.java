@@ -115,6 +115,13 @@ class TranslationTest {
         return b;
     }
 
+    /** A program followed by the #GP handler of {@link #limitEsWithGpHandler} (hlt) at CODE + 0x100. */
+    private static int[] withGpHandler(int... prog) {
+        int[] code = Arrays.copyOf(prog, 0x120);
+        code[0x100] = 0xF4;
+        return code;
+    }
+
     /** ES limited to 0x1_ffff bytes; #GP goes to a handler at CODE + 0x100. */
     private static TestMachine limitEsWithGpHandler(TestMachine m) {
         m.descriptor(0x40, 0, 0x1FFFF, 0x93, 0x4);
@@ -181,10 +188,7 @@ class TranslationTest {
             add(c, 0x8D, 0x76, 0x10);                // lea esi, [esi + 16]
         }
         add(c, 0x49);                                // dec ecx
-        int rel = loop - (c.size() + 6);
-        add(c, 0x0F, 0x85, rel & 0xFF, rel >> 8 & 0xFF, rel >> 16 & 0xFF, rel >>> 24); // jnz loop
-        add(c, 0xF4);                                // hlt
-        int[] code = c.stream().mapToInt(Integer::intValue).toArray();
+        int[] code = jnzAndHalt(c, loop);
         Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 48 * 16 * writers.length);
         assertTranslatedShare(stats, 1, 3);
     }
@@ -204,6 +208,11 @@ class TranslationTest {
         add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
         add(c, 0x83, 0xC6, 0x20);                    // add esi, 32
         add(c, 0x49);                                // dec ecx
+        return jnzAndHalt(c, loop);
+    }
+
+    /** Appends {@code jnz loop} (rel32) and {@code hlt}; returns the program. */
+    private static int[] jnzAndHalt(List<Integer> c, int loop) {
         int rel = loop - (c.size() + 6);
         add(c, 0x0F, 0x85, rel & 0xFF, rel >> 8 & 0xFF, rel >> 16 & 0xFF, rel >>> 24); // jnz loop
         add(c, 0xF4);                                // hlt
@@ -471,19 +480,92 @@ class TranslationTest {
     void aFaultInTheMiddleOfARepMovsLeavesTheIterationsDone() {
         // Each pass copies 64 dwords to ES:EDI 16 bytes higher; ES ends at 0x1_ffff, so a late
         // pass faults after some iterations: ECX, ESI and EDI must show exactly those done.
-        int[] code = new int[0x120];
-        int[] prog = {
+        int[] code = withGpHandler(
             0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
             0x89, 0xD7,                         // 05: loop: mov edi, edx
             0x31, 0xF6,                         // 07: xor esi, esi
             0xB9, 0x40, 0x00, 0x00, 0x00,       // 09: mov ecx, 64
             0xF3, 0xA5,                         // 0e: rep movsd
             0x83, 0xC2, 0x10,                   // 10: add edx, 16
-            0xEB, 0xF0,                         // 13: jmp loop
-        };
-        System.arraycopy(prog, 0, code, 0, prog.length);
-        code[0x100] = 0xF4;                     // #GP handler: hlt
+            0xEB, 0xF0                          // 13: jmp loop
+        );
         TestMachine b = gpFaultOnBoth(code, CODE + 0x0E);
+        assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
+    }
+
+    /**
+     * REPE CMPSD up to a planted difference, REPNE SCASB for a byte, and 16-bit addressing (SI, DI,
+     * CX only; the upper halves kept) with REP STOSB, CMPSB and a downward REPNE SCASB: registers,
+     * flags and results compared with the interpreter.
+     */
+    @Test
+    void compareAndScanStringsWithRepeConditionsAndSixteenBitAddressing() {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        add(c, 0xBB, 0x3C, 0x00, 0x00, 0x00);        // mov ebx, 60
+        int loop = c.size();
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x10, 0x00, 0x00, 0x00);        // mov ecx, 16
+        add(c, 0xF3, 0xA5);                          // rep movsd
+        add(c, 0x89, 0xE8, 0x83, 0xE0, 0x0F);        // mov eax, ebp; and eax, 15
+        add(c, 0x89, 0x2C, 0x85, 0x40, 0x00, 0x02, 0x00); // mov [DATA + 0x40 + eax*4], ebp
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x10, 0x00, 0x00, 0x00);        // mov ecx, 16
+        add(c, 0xF3, 0xA7);                          // repe cmpsd
+        add(c, 0x0F, 0x94, 0x05, 0x84, 0x00, 0x02, 0x00); // setz [DATA + 0x84]
+        add(c, 0x0F, 0x92, 0x05, 0x85, 0x00, 0x02, 0x00); // setc [DATA + 0x85]
+        add(c, 0x89, 0x0D, 0x80, 0x00, 0x02, 0x00);  // mov [DATA + 0x80], ecx
+        add(c, 0x89, 0xE8);                          // mov eax, ebp
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x40, 0x00, 0x00, 0x00);        // mov ecx, 64
+        add(c, 0xF2, 0xAE);                          // repne scasb
+        add(c, 0x0F, 0x94, 0x05, 0x86, 0x00, 0x02, 0x00); // setz [DATA + 0x86]
+        add(c, 0x89, 0x0D, 0x88, 0x00, 0x02, 0x00);  // mov [DATA + 0x88], ecx
+        add(c, 0x89, 0x3D, 0x8C, 0x00, 0x02, 0x00);  // mov [DATA + 0x8c], edi
+        add(c, 0x89, 0xD8);                          // mov eax, ebx
+        add(c, 0xBF, 0x00, 0xA0, 0xCD, 0xAB);        // mov edi, 0xabcda000
+        add(c, 0xB9, 0x00, 0x01, 0x34, 0x12);        // mov ecx, 0x12340100
+        add(c, 0x67, 0xF3, 0xAA);                    // rep stosb (DI, CX)
+        add(c, 0x88, 0x2D, 0x80, 0xA0, 0x00, 0x00);  // mov [0xa080], ch: plants a difference
+        add(c, 0xBE, 0x00, 0xA0, 0x11, 0x11);        // mov esi, 0x1111a000
+        add(c, 0xBF, 0x40, 0xA0, 0x22, 0x22);        // mov edi, 0x2222a040
+        add(c, 0xB9, 0x80, 0x00, 0x33, 0x33);        // mov ecx, 0x33330080
+        add(c, 0x67, 0xF3, 0xA6);                    // repe cmpsb (SI, DI, CX)
+        add(c, 0x0F, 0x97, 0x05, 0x87, 0x00, 0x02, 0x00); // seta [DATA + 0x87]
+        add(c, 0x89, 0x35, 0x90, 0x00, 0x02, 0x00);  // mov [DATA + 0x90], esi
+        add(c, 0x89, 0x0D, 0x94, 0x00, 0x02, 0x00);  // mov [DATA + 0x94], ecx
+        add(c, 0xFD);                                // std
+        add(c, 0xBF, 0xFF, 0xA0, 0x44, 0x44);        // mov edi, 0x4444a0ff
+        add(c, 0xB9, 0x00, 0x01, 0x55, 0x55);        // mov ecx, 0x55550100
+        add(c, 0x67, 0xF2, 0xAE);                    // repne scasb (DI, CX, downwards)
+        add(c, 0xFC);                                // cld
+        add(c, 0x89, 0x3D, 0x98, 0x00, 0x02, 0x00);  // mov [DATA + 0x98], edi
+        add(c, 0x89, 0x0D, 0x9C, 0x00, 0x02, 0x00);  // mov [DATA + 0x9c], ecx
+        add(c, 0x4B);                                // dec ebx
+        int[] code = jnzAndHalt(c, loop);
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 0x100);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    @Test
+    void aFaultInTheMiddleOfARepeCmpsLeavesTheIterationsDoneAndTheirFlags() {
+        // As the REP MOVS case, with REPE CMPSD over equal (zero) memory after an add whose flags
+        // differ from a compare's: the #GP handler sees ECX, ESI, EDI and the flags of the 60th compare.
+        int[] code = withGpHandler(
+            0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
+            0x89, 0xD7,                         // 05: loop: mov edi, edx
+            0xBE, 0x00, 0x00, 0x03, 0x00,       // 07: mov esi, 0x30000
+            0xB9, 0x40, 0x00, 0x00, 0x00,       // 0c: mov ecx, 64
+            0x83, 0xC0, 0xFF,                   // 11: add eax, -1
+            0xF3, 0xA7,                         // 14: repe cmpsd
+            0x83, 0xC2, 0x10,                   // 16: add edx, 16
+            0xEB, 0xEA                          // 19: jmp loop
+        );
+        TestMachine b = gpFaultOnBoth(code, CODE + 0x14);
         assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
     }
 
@@ -491,17 +573,14 @@ class TranslationTest {
     void aFaultAtTheLoopHeadSeesTheFlagsOfThePreviousIteration() {
         // The load at the loop head faults at the ES limit; the flags the #GP handler pushes are
         // those of the previous iteration's sub (kept in locals across the back edge).
-        int[] code = new int[0x120];
-        int[] prog = {
+        int[] code = withGpHandler(
             0xBE, 0x00, 0xF0, 0x01, 0x00,       // 00: mov esi, 0x1f000
             0xB8, 0x00, 0x00, 0x00, 0x80,       // 05: mov eax, 0x80000000
             0x26, 0x8B, 0x16,                   // 0a: loop: mov edx, es:[esi]
             0x83, 0xC6, 0x40,                   // 0d: add esi, 64
             0x29, 0xF0,                         // 10: sub eax, esi
-            0xEB, 0xF6,                         // 12: jmp loop
-        };
-        System.arraycopy(prog, 0, code, 0, prog.length);
-        code[0x100] = 0xF4;                     // #GP handler: hlt
+            0xEB, 0xF6                          // 12: jmp loop
+        );
         gpFaultOnBoth(code, CODE + 0x0A);
     }
 

@@ -251,9 +251,8 @@ final class Translator {
                 return n == 0 || (n == 1 && in.kind(0) == Instruction.KIND_IMM);
             case NOP: case PAUSE: case CBW: case CWD: case LEAVE:
                 return true;
-            case MOVS: case STOS: case LODS:
-                // 32-bit addressing only; REPNE on these is REP (SDM Vol. 2B, REP/REPE/REPZ)
-                return in.addrSize() == 4;
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
+                return true; // REPNE on MOVS/STOS/LODS is REP (SDM Vol. 2B, REP/REPE/REPZ)
             default:
                 return false;
         }
@@ -262,7 +261,7 @@ final class Translator {
     private static boolean mayFault(Instruction in) {
         switch (in.mnemonic()) {
             case PUSH: case POP: case JCC: case JMP: case CALL: case RET: case LEAVE:
-            case MOVS: case STOS: case LODS:
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
                 return true;
             case LEA: case NOP: case PAUSE: case CBW: case CWD:
                 return false;
@@ -326,6 +325,11 @@ final class Translator {
             int next = code32 ? instrEip + in.length() : (instrEip + in.length()) & 0xFFFF;
             Label start = new Label();
             Label end = new Label();
+            if ((in.mnemonic() == Mnemonic.CMPS || in.mnemonic() == Mnemonic.SCAS) && in.repPrefix() != 0) {
+                // its iterations keep their flags in the LazyFlags object, which its fault handler must leave
+                materializeFlags();
+                fop = -1;
+            }
             if (mayFault(in)) {
                 Label handler = new Label();
                 mv.visitTryCatchBlock(start, end, handler, "org/polyvisor/x86/X86Exception");
@@ -431,7 +435,7 @@ final class Translator {
         switch (m) {
             case ADD: case OR: case ADC: case SBB: case AND: case SUB: case XOR: case CMP: case TEST:
             case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR: case IMUL_RM:
-            case XADD: case CMPXCHG:
+            case XADD: case CMPXCHG: case CMPS: case SCAS:
                 return true;
             default:
                 return false;
@@ -586,7 +590,7 @@ final class Translator {
                 return false;
             case NOP: case PAUSE:
                 return false;
-            case MOVS: case STOS: case LODS:
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
                 return string(in, m, next);
             case JCC: {
                 int target = relTarget(in, next);
@@ -1262,14 +1266,20 @@ final class Translator {
     private static final int REP_SLICE = 1024;
 
     /**
-     * MOVS, STOS, LODS (32-bit addressing) with or without REP, as a JVM loop. ESI/EDI/ECX change
-     * in their locals after each iteration's last faulting step, so a fault leaves exactly the
-     * iterations done so far (SDM Vol. 2B, REP: the registers are updated per iteration) with EIP
-     * on the instruction. DF is read from EFLAGS once per execution; no flag is written.
+     * MOVS, STOS, LODS, CMPS, SCAS with or without REP (REPE/REPNE for CMPS and SCAS), 16- or
+     * 32-bit addressing, as a JVM loop. ESI/EDI/ECX change in their locals after each iteration's
+     * last faulting step, so a fault leaves exactly the iterations done so far (SDM Vol. 2B, REP:
+     * the registers are updated per iteration) with EIP on the instruction. DF is read from EFLAGS
+     * once per execution. A single CMPS/SCAS keeps its flags in locals as CMP does; under REP each
+     * iteration stores them into the LazyFlags object (where the block's flags were put before the
+     * instruction), so a fault in a later iteration leaves those of the one before, as the
+     * interpreter does.
      */
     private boolean string(Instruction in, Mnemonic m, int next) {
         int size = in.size(0);
         boolean rep = in.repPrefix() != 0;
+        boolean compare = m == Mnemonic.CMPS || m == Mnemonic.SCAS;
+        boolean a16 = in.addrSize() == 2;
         // T2 = the step (+size, or -size when DF is set)
         mv.visitVarInsn(ALOAD, X);
         mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
@@ -1292,6 +1302,9 @@ final class Translator {
             mv.visitVarInsn(ISTORE, T3);
             mv.visitLabel(head);
             mv.visitVarInsn(ILOAD, REG0 + 1);
+            if (a16) {
+                mask(2);
+            }
             mv.visitJumpInsn(IFEQ, done);
             mv.visitIincInsn(T3, -1);
             mv.visitVarInsn(ILOAD, T3);
@@ -1301,40 +1314,111 @@ final class Translator {
             mv.visitLabel(more);
         }
         int seg = in.segment();
+        // the offsets: the registers themselves, or with 16-bit addressing SI and DI in EA and T4
+        int si = a16 ? EA : REG0 + 6;
+        int di = a16 ? T4 : REG0 + 7;
+        if (a16) {
+            mv.visitVarInsn(ILOAD, REG0 + 6);
+            mask(2);
+            mv.visitVarInsn(ISTORE, EA);
+            mv.visitVarInsn(ILOAD, REG0 + 7);
+            mask(2);
+            mv.visitVarInsn(ISTORE, T4);
+        }
         switch (m) {
             case MOVS -> {
-                read(seg, REG0 + 6, size);
+                read(seg, si, size);
                 mv.visitVarInsn(ISTORE, WV);
-                write(0, REG0 + 7, size, WV);
-                step(6);
-                step(7);
+                write(0, di, size, WV);
+                step(6, a16);
+                step(7, a16);
             }
             case STOS -> {
                 loadReg(size, 0);
                 mv.visitVarInsn(ISTORE, WV);
-                write(0, REG0 + 7, size, WV);
-                step(7);
+                write(0, di, size, WV);
+                step(7, a16);
             }
-            default -> { // LODS
-                read(seg, REG0 + 6, size);
+            case LODS -> {
+                read(seg, si, size);
                 storeReg(size, 0);
-                step(6);
+                step(6, a16);
+            }
+            default -> { // CMPS: [seg:SI] - ES:[DI]; SCAS: accumulator - ES:[DI] (values zero-extended)
+                if (m == Mnemonic.CMPS) {
+                    read(seg, si, size);
+                } else {
+                    loadReg(size, 0);
+                }
+                mv.visitVarInsn(ISTORE, WV);
+                read(0, di, size);
+                mv.visitVarInsn(ISTORE, T1);
+                if (m == Mnemonic.CMPS) {
+                    step(6, a16);
+                }
+                step(7, a16);
             }
         }
+        if (compare && !rep) {
+            mv.visitVarInsn(ILOAD, WV);
+            mv.visitVarInsn(ILOAD, T1);
+            mv.visitInsn(ISUB);
+            mv.visitVarInsn(ISTORE, T3);
+            recordFlags(LazyFlags.OP_SUB, size, WV, T1, T3, -1);
+        }
         if (rep) {
-            mv.visitIincInsn(REG0 + 1, -1);
+            if (a16) {
+                mv.visitVarInsn(ILOAD, REG0 + 1);
+                iconst(0xFFFF_0000);
+                mv.visitInsn(IAND);
+                mv.visitVarInsn(ILOAD, REG0 + 1);
+                iconst(1);
+                mv.visitInsn(ISUB);
+                mask(2);
+                mv.visitInsn(IOR);
+                mv.visitVarInsn(ISTORE, REG0 + 1);
+            } else {
+                mv.visitIincInsn(REG0 + 1, -1);
+            }
             written[1] = true;
+            if (compare) {
+                // this iteration's flags, then REPE goes on while equal, REPNE while not (SDM Vol. 2B, REP)
+                mv.visitVarInsn(ALOAD, X);
+                mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+                iconst(LazyFlags.OP_SUB);
+                iconst(size);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(ISUB);
+                mask(size);
+                iconst(0);
+                mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitJumpInsn(in.repPrefix() == 0xF3 ? IF_ICMPNE : IF_ICMPEQ, done);
+            }
             mv.visitJumpInsn(GOTO, head);
             mv.visitLabel(done);
         }
-        return m != Mnemonic.LODS;
+        return m == Mnemonic.MOVS || m == Mnemonic.STOS;
     }
 
-    /** Adds the string step (T2) to register {@code n}. */
-    private void step(int n) {
+    /** Adds the string step (T2) to register {@code n} (only to its low half with 16-bit addressing). */
+    private void step(int n, boolean a16) {
+        if (a16) {
+            mv.visitVarInsn(ILOAD, REG0 + n);
+            iconst(0xFFFF_0000);
+            mv.visitInsn(IAND);
+        }
         mv.visitVarInsn(ILOAD, REG0 + n);
         mv.visitVarInsn(ILOAD, T2);
         mv.visitInsn(IADD);
+        if (a16) {
+            mask(2);
+            mv.visitInsn(IOR);
+        }
         mv.visitVarInsn(ISTORE, REG0 + n);
         written[n] = true;
     }
