@@ -193,6 +193,47 @@ class TranslationTest {
         assertTranslatedShare(stats, 1, 3);
     }
 
+    /**
+     * Loads and stores of every size at every offset around a page boundary (DATA + 0x1000), in
+     * a translated loop: those that cross it must take the slow path (the inline tag is that of
+     * the last byte's page), those that do not the inline one; memory and registers compared.
+     * Paging maps the page after the boundary onto DATA's own frame, so the bytes past the end of
+     * the first page in the host buffer are not those the access must see.
+     */
+    @Test
+    void accessesAcrossAPageBoundaryMatchTheInterpreter() {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBE, 0xD0, 0x0F, 0x02, 0x00);        // mov esi, DATA + 0xfd0 (crossing in the translated rounds)
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
+        int loop = c.size();
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x89, 0x2E);                          // mov [esi], ebp
+        add(c, 0x66, 0x89, 0x6E, 0x05);              // mov [esi+5], bp
+        add(c, 0x89, 0x6E, 0x09);                    // mov [esi+9], ebp
+        add(c, 0x8B, 0x46, 0x03);                    // mov eax, [esi+3]
+        add(c, 0x0F, 0xB7, 0x5E, 0x07);              // movzx ebx, word [esi+7]
+        add(c, 0x8A, 0x56, 0x08);                    // mov dl, [esi+8]
+        add(c, 0x01, 0x46, 0x06);                    // add [esi+6], eax
+        add(c, 0x01, 0x05, 0x00, 0x00, 0x02, 0x00);  // add [DATA], eax
+        add(c, 0x01, 0x1D, 0x04, 0x00, 0x02, 0x00);  // add [DATA + 4], ebx
+        add(c, 0x01, 0x15, 0x08, 0x00, 0x02, 0x00);  // add [DATA + 8], edx
+        add(c, 0x8D, 0x76, 0x01);                    // lea esi, [esi+1]
+        add(c, 0x83, 0xFE, 0x00);                    // cmp esi, 0
+        add(c, 0x49);                                // dec ecx
+        int[] code = jnzAndHalt(c, loop);
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> {
+            for (int i = 0; i < 1024; i++) {
+                m.memory.writeDword(0x42000 + i * 4L, (i == 0x21 ? 0x20 : i) << 12 | 0x3);
+            }
+            m.memory.writeDword(0x40000, 0x42000 | 0x3);
+            CpuState st = m.engine.exportState();
+            m.engine.importState(st.toBuilder().cr3(0x40000).cr0(st.cr0() | 0x8000_0000L).build());
+            return m;
+        }, 0x1100);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
     /** The loop prologue of the instruction-family tests: esi = DATA, ecx = 48, ebp = a seed. */
     private static List<Integer> familyLoop() {
         List<Integer> c = new ArrayList<>();
