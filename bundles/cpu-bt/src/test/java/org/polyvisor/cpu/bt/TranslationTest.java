@@ -168,13 +168,9 @@ class TranslationTest {
             {0x89, 0xC2, 0xF7, 0xDA},       // mov edx, eax; neg edx
             {0x89, 0xC2, 0xD1, 0xE2},       // mov edx, eax; shl edx, 1
         };
-        List<Integer> c = new ArrayList<>();
-        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
-        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
-        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        List<Integer> c = familyLoop(1);
         int loop = c.size();
-        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
-        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+        nextSeed(c);
         add(c, 0x89, 0xE8);                          // mov eax, ebp
         add(c, 0x25, 0x0F, 0x8F, 0x0F, 0x8F);        // and eax, 0x8F0F8F0F
         add(c, 0x89, 0xEB);                          // mov ebx, ebp
@@ -236,17 +232,27 @@ class TranslationTest {
 
     /** The loop prologue of the instruction-family tests: esi = DATA, ecx = 48, ebp = a seed. */
     private static List<Integer> familyLoop() {
+        return familyLoop(1);
+    }
+
+    /** The loop prologue with the iteration count (48) in register {@code counter}. */
+    private static List<Integer> familyLoop(int counter) {
         List<Integer> c = new ArrayList<>();
         add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
-        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
+        add(c, 0xB8 + counter, 0x30, 0x00, 0x00, 0x00); // mov counter, 48
         add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
         return c;
     }
 
-    /** Closes the loop opened at {@code loop} (the next seed, esi += 32, dec ecx, jnz) and halts. */
-    private static int[] closeLoop(List<Integer> c, int loop) {
+    /** The next pseudo-random seed in ebp (a linear congruential step). */
+    private static void nextSeed(List<Integer> c) {
         add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
         add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+    }
+
+    /** Closes the loop opened at {@code loop} (the next seed, esi += 32, dec ecx, jnz) and halts. */
+    private static int[] closeLoop(List<Integer> c, int loop) {
+        nextSeed(c);
         add(c, 0x83, 0xC6, 0x20);                    // add esi, 32
         add(c, 0x49);                                // dec ecx
         return jnzAndHalt(c, loop);
@@ -323,6 +329,32 @@ class TranslationTest {
         add(c, 0x0F, 0xA3, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x14); // bt [esi+8], ebx; setc [esi+20]
         add(c, 0x0F, 0x94, 0x46, 0x15);                   // setz [esi+21] (ZF kept by BT*)
         int[] code = closeLoop(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
+    }
+
+    /** SHLD/SHRD on registers and memory by CL (0..31, 16-bit counts above 16 too) and immediates. */
+    @Test
+    void doublePrecisionShifts() {
+        List<Integer> c = familyLoop(7);
+        int loop = c.size();
+        nextSeed(c);
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x09); // mov eax, ebp; mov ebx, ebp; ror ebx, 9
+        add(c, 0x89, 0xE9, 0xC1, 0xE9, 0x1B);             // mov ecx, ebp; shr ecx, 27 (0..31)
+        add(c, 0x0F, 0xA5, 0xD8);                         // shld eax, ebx, cl
+        add(c, 0x0F, 0x92, 0x06, 0x0F, 0x90, 0x46, 0x01); // setc [esi]; seto [esi+1]
+        add(c, 0x0F, 0x98, 0x46, 0x02);                   // sets [esi+2]
+        add(c, 0x89, 0xEA, 0x0F, 0xAC, 0xDA, 0x0D);       // mov edx, ebp; shrd edx, ebx, 13
+        add(c, 0x0F, 0x92, 0x46, 0x03);                   // setc [esi+3]
+        add(c, 0x89, 0x6E, 0x04, 0x0F, 0xA5, 0x5E, 0x04); // mov [esi+4], ebp; shld [esi+4], ebx, cl
+        add(c, 0x0F, 0x94, 0x46, 0x08);                   // setz [esi+8]
+        add(c, 0x89, 0x6E, 0x0C, 0x66, 0x0F, 0xAD, 0x5E, 0x0C); // mov [esi+12], ebp; shrd [esi+12], bx, cl
+        add(c, 0x66, 0x0F, 0xA5, 0xD8);                   // shld ax, bx, cl
+        add(c, 0x0F, 0x92, 0x46, 0x09, 0x0F, 0x90, 0x46, 0x0A); // setc [esi+9]; seto [esi+10]
+        add(c, 0x0F, 0xAC, 0xD8, 0x00);                   // shrd eax, ebx, 0 (nothing)
+        add(c, 0x0F, 0x92, 0x46, 0x0B);                   // setc [esi+11]
+        add(c, 0x89, 0x46, 0x10, 0x89, 0x56, 0x14);       // mov [esi+16], eax; mov [esi+20], edx
+        add(c, 0x83, 0xC6, 0x20, 0x4F);                   // add esi, 32; dec edi
+        int[] code = jnzAndHalt(c, loop);
         assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
     }
 

@@ -219,6 +219,28 @@ final class Rt {
         return (long) (edx & ~m | (int) rem & m) << 32 | (eax & ~m | (int) q & m) & 0xFFFF_FFFFL;
     }
 
+    /**
+     * SHLD/SHRD of {@code dst} with bits from {@code src} by {@code count} (1..31): the result in
+     * the low half, the flags in the high half (CF the last bit shifted out, OF a sign change,
+     * SF/ZF/PF of the result). A 16-bit count above 16 shifts through a 48-bit value, as P6
+     * processors and the interpreter do (the SDM leaves it undefined).
+     */
+    static long doubleShift(int size, boolean left, int dst, int src, int count) {
+        int bits = size * 8;
+        long m = LazyFlags.mask(size) & 0xFFFF_FFFFL;
+        long a = dst & m;
+        long b = src & m;
+        if (size == 2 && count > 16) {
+            count -= 16;
+            a = a << 16 | b;
+        }
+        long r = left ? (a << bits | b) << count >>> bits & m : (b << bits | a) >>> count & m;
+        int cf = (int) (left ? a >>> bits - count : a >>> count - 1) & 1;
+        int sign = LazyFlags.signBit(size);
+        int flags = LazyFlags.zsp((int) r, sign) | cf | (((int) (r ^ a) & sign) != 0 ? Eflags.OF : 0);
+        return (long) flags << 32 | r;
+    }
+
     /** Sets CF to {@code bit} (0 or 1) and keeps the other flags (BT, BTS, BTR, BTC). */
     static void setCarry(LazyFlags f, int bit) {
         f.setAll(f.get() & ~Eflags.CF | bit);

@@ -233,6 +233,9 @@ final class Translator {
                 return n == 2 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_REG;
             case MUL: case IMUL: case DIV: case IDIV:
                 return n == 1 && isRegOrMem(in, 0);
+            case SHLD: case SHRD:
+                return n == 3 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_REG
+                        && (in.kind(2) == Instruction.KIND_IMM || in.kind(2) == Instruction.KIND_REG);
             case BT: case BTS: case BTR: case BTC:
                 return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_REG || in.kind(1) == Instruction.KIND_IMM);
             case CMOVCC:
@@ -447,7 +450,8 @@ final class Translator {
                 || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR // rotates keep SF, ZF, AF, PF
                 // these leave (DIV) or update (BT*: CF only, MUL) the flags in the LazyFlags object
                 || m == Mnemonic.MUL || m == Mnemonic.IMUL || m == Mnemonic.DIV || m == Mnemonic.IDIV
-                || m == Mnemonic.BT || m == Mnemonic.BTS || m == Mnemonic.BTR || m == Mnemonic.BTC;
+                || m == Mnemonic.BT || m == Mnemonic.BTS || m == Mnemonic.BTR || m == Mnemonic.BTC
+                || m == Mnemonic.SHLD || m == Mnemonic.SHRD; // a zero count keeps them
     }
 
     /** Emits one instruction; returns whether it stored to memory. */
@@ -525,6 +529,8 @@ final class Translator {
                 return false;
             case BT: case BTS: case BTR: case BTC:
                 return bitTest(in, m);
+            case SHLD: case SHRD:
+                return doubleShift(in, m == Mnemonic.SHLD);
             case CMOVCC: {
                 int s = in.size(0);
                 readOperand(in, 1, false);
@@ -1188,6 +1194,42 @@ final class Translator {
     }
 
     /**
+     * SHLD/SHRD by an immediate or CL, through {@link Rt#doubleShift}: a count of 0 (after
+     * masking) reads the destination and changes nothing; otherwise the result is stored, then the
+     * flags set (in the LazyFlags object, where the block's flags were put first).
+     */
+    private boolean doubleShift(Instruction in, boolean left) {
+        int size = in.size(0);
+        destinationWithFlagsStored(in, size);
+        loadReg(size, in.reg(1));
+        mv.visitVarInsn(ISTORE, T2);
+        Label none = new Label();
+        if (in.kind(2) == Instruction.KIND_IMM && (in.imm() & 0x1F) == 0) {
+            return false;
+        }
+        shiftCount(in, 2, T3, none);
+        iconst(size);
+        iconst(left ? 1 : 0);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitVarInsn(ILOAD, T3);
+        mv.visitMethodInsn(INVOKESTATIC, RT, "doubleShift", "(IZIII)J", false);
+        mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        mv.visitInsn(L2I);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        iconst(32);
+        mv.visitInsn(LUSHR);
+        mv.visitInsn(L2I);
+        mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setAll", "(I)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
      * BT, BTS, BTR, BTC. A register bit offset on a memory operand addresses memory beyond it
      * (signed, in operand-size units: SDM Vol. 2A, BT); an immediate one is taken modulo the
      * operand width. The store (if any) comes before CF is set, so a fault leaves the flags.
@@ -1441,17 +1483,7 @@ final class Translator {
         int size = in.size(0);
         destinationWithFlagsStored(in, size);
         Label none = new Label();
-        if (in.kind(1) == Instruction.KIND_IMM) {
-            iconst(in.imm() & 0x1F);
-            mv.visitVarInsn(ISTORE, T2);
-        } else {
-            loadReg(1, 1);
-            iconst(0x1F);
-            mv.visitInsn(IAND);
-            mv.visitVarInsn(ISTORE, T2);
-            mv.visitVarInsn(ILOAD, T2);
-            mv.visitJumpInsn(IFEQ, none);
-        }
+        shiftCount(in, 1, T2, none);
         mv.visitVarInsn(ILOAD, T1);
         mv.visitVarInsn(ILOAD, T2);
         iconst(left ? 1 : 0);
@@ -1468,6 +1500,24 @@ final class Translator {
         mv.visitMethodInsn(INVOKESTATIC, SELF, "rotateFlags", "(L" + LAZY + ";ZII)V", false);
         mv.visitLabel(none);
         return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * Stores a shift count operand (an immediate, or CL) masked to 5 bits into {@code local}; for
+     * CL, jumps to {@code none} when it is 0 (the instruction then changes nothing).
+     */
+    private void shiftCount(Instruction in, int operand, int local, Label none) {
+        if (in.kind(operand) == Instruction.KIND_IMM) {
+            iconst(in.imm() & 0x1F);
+            mv.visitVarInsn(ISTORE, local);
+        } else {
+            loadReg(1, 1);
+            iconst(0x1F);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, local);
+            mv.visitVarInsn(ILOAD, local);
+            mv.visitJumpInsn(IFEQ, none);
+        }
     }
 
     /** {@code a} (zero-extended from {@code size} bytes) rotated by {@code count} (1..31). */
