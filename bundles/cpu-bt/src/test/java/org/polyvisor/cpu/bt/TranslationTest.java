@@ -4,6 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
@@ -62,6 +65,12 @@ class TranslationTest {
 
     /** {@link #runBoth(int[], long)} on machines prepared by {@code setUp} after the code is loaded. */
     private static Map<String, Long> runBoth(int[] code, long budget, Function<TestMachine, TestMachine> setUp) {
+        return runBoth(code, budget, setUp, 0x100);
+    }
+
+    /** {@link #runBoth(int[], long, Function)} comparing {@code dataBytes} of the data area. */
+    private static Map<String, Long> runBoth(int[] code, long budget, Function<TestMachine, TestMachine> setUp,
+                                             int dataBytes) {
         TestMachine a = setUp.apply(machine(INTERPRETER, code));
         TestMachine b = setUp.apply(machine(BT, code));
         Exit ea = runToHalt(a, budget);
@@ -76,7 +85,7 @@ class TranslationTest {
         assertEquals(sa.rip(), sb.rip(), "eip");
         assertEquals(sa.rflags(), sb.rflags(), "eflags");
         assertEquals(sa, sb, "complete state");
-        for (int off = 0; off < 0x100; off += 4) {
+        for (int off = 0; off < dataBytes; off += 4) {
             assertEquals(a.memory.readDword(DATA + off), b.memory.readDword(DATA + off), "data +" + off);
         }
         for (int off = 0; off < 0x100; off += 4) {
@@ -104,6 +113,13 @@ class TranslationTest {
         assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired());
         assertTrue(b.engine.stats().get("bt-translated-instructions") > 0);
         return b;
+    }
+
+    /** A program followed by the #GP handler of {@link #limitEsWithGpHandler} (hlt) at CODE + 0x100. */
+    private static int[] withGpHandler(int... prog) {
+        int[] code = Arrays.copyOf(prog, 0x120);
+        code[0x100] = 0xF4;
+        return code;
     }
 
     /** ES limited to 0x1_ffff bytes; #GP goes to a handler at CODE + 0x100. */
@@ -143,6 +159,255 @@ class TranslationTest {
             spent += 1000;
         } while (e instanceof Exit.BudgetSpent && spent < budget);
         return e;
+    }
+
+    /**
+     * Every condition (SETcc 0..15 to memory) after each kind of flag writer the translator keeps
+     * statically (CMP, SUB, AND, TEST, OR, XOR, ADD, INC, DEC, NEG, SHL) at each size, on operands
+     * that change every iteration (with equal low bytes now and then): all results compared with
+     * the interpreter's.
+     */
+    @Test
+    void everyConditionAfterEveryFlagWriterMatchesTheInterpreter() {
+        int[][] writers = {
+            {0x39, 0xD8},                   // cmp eax, ebx
+            {0x38, 0xD8},                   // cmp al, bl
+            {0x66, 0x39, 0xD8},             // cmp ax, bx
+            {0x83, 0xF8, 0x00},             // cmp eax, 0
+            {0x89, 0xC2, 0x29, 0xDA},       // mov edx, eax; sub edx, ebx
+            {0x89, 0xC2, 0x66, 0x29, 0xDA}, // mov edx, eax; sub dx, bx
+            {0x89, 0xC2, 0x21, 0xDA},       // mov edx, eax; and edx, ebx
+            {0x84, 0xD8},                   // test al, bl
+            {0x89, 0xC2, 0x08, 0xDA},       // mov edx, eax; or dl, bl
+            {0x89, 0xC2, 0x66, 0x31, 0xDA}, // mov edx, eax; xor dx, bx
+            {0x89, 0xC2, 0x01, 0xDA},       // mov edx, eax; add edx, ebx
+            {0x89, 0xC2, 0x00, 0xDA},       // mov edx, eax; add dl, bl
+            {0x89, 0xC2, 0x42},             // mov edx, eax; inc edx
+            {0x89, 0xC2, 0x66, 0x4A},       // mov edx, eax; dec dx
+            {0x89, 0xC2, 0xF7, 0xDA},       // mov edx, eax; neg edx
+            {0x89, 0xC2, 0xD1, 0xE2},       // mov edx, eax; shl edx, 1
+        };
+        List<Integer> c = familyLoop(1);
+        int loop = c.size();
+        nextSeed(c);
+        add(c, 0x89, 0xE8);                          // mov eax, ebp
+        add(c, 0x25, 0x0F, 0x8F, 0x0F, 0x8F);        // and eax, 0x8F0F8F0F
+        add(c, 0x89, 0xEB);                          // mov ebx, ebp
+        add(c, 0xC1, 0xCB, 0x0B);                    // ror ebx, 11
+        add(c, 0x81, 0xE3, 0x0F, 0x8F, 0x0F, 0x8F);  // and ebx, 0x8F0F8F0F
+        for (int[] w : writers) {
+            add(c, w);
+            for (int cc = 0; cc < 16; cc++) {
+                add(c, 0x0F, 0x90 + cc, 0x46, cc);   // setcc [esi + cc]
+            }
+            add(c, 0x8D, 0x76, 0x10);                // lea esi, [esi + 16]
+        }
+        add(c, 0x49);                                // dec ecx
+        int[] code = jnzAndHalt(c, loop);
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 48 * 16 * writers.length);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    /**
+     * Loads and stores of every size at every offset around a page boundary (DATA + 0x1000), in
+     * a translated loop: those that cross it must take the slow path (the inline tag is that of
+     * the last byte's page), those that do not the inline one; memory and registers compared.
+     * Paging maps the page after the boundary onto DATA's own frame, so the bytes past the end of
+     * the first page in the host buffer are not those the access must see.
+     */
+    @Test
+    void accessesAcrossAPageBoundaryMatchTheInterpreter() {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBE, 0xD0, 0x0F, 0x02, 0x00);        // mov esi, DATA + 0xfd0 (crossing in the translated rounds)
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        add(c, 0xB9, 0x30, 0x00, 0x00, 0x00);        // mov ecx, 48
+        int loop = c.size();
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x89, 0x2E);                          // mov [esi], ebp
+        add(c, 0x66, 0x89, 0x6E, 0x05);              // mov [esi+5], bp
+        add(c, 0x89, 0x6E, 0x09);                    // mov [esi+9], ebp
+        add(c, 0x8B, 0x46, 0x03);                    // mov eax, [esi+3]
+        add(c, 0x0F, 0xB7, 0x5E, 0x07);              // movzx ebx, word [esi+7]
+        add(c, 0x8A, 0x56, 0x08);                    // mov dl, [esi+8]
+        add(c, 0x01, 0x46, 0x06);                    // add [esi+6], eax
+        add(c, 0x01, 0x05, 0x00, 0x00, 0x02, 0x00);  // add [DATA], eax
+        add(c, 0x01, 0x1D, 0x04, 0x00, 0x02, 0x00);  // add [DATA + 4], ebx
+        add(c, 0x01, 0x15, 0x08, 0x00, 0x02, 0x00);  // add [DATA + 8], edx
+        add(c, 0x8D, 0x76, 0x01);                    // lea esi, [esi+1]
+        add(c, 0x83, 0xFE, 0x00);                    // cmp esi, 0
+        add(c, 0x49);                                // dec ecx
+        int[] code = jnzAndHalt(c, loop);
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> {
+            for (int i = 0; i < 1024; i++) {
+                m.memory.writeDword(0x42000 + i * 4L, (i == 0x21 ? 0x20 : i) << 12 | 0x3);
+            }
+            m.memory.writeDword(0x40000, 0x42000 | 0x3);
+            CpuState st = m.engine.exportState();
+            m.engine.importState(st.toBuilder().cr3(0x40000).cr0(st.cr0() | 0x8000_0000L).build());
+            return m;
+        }, 0x1100);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    /** The loop prologue of the instruction-family tests: esi = DATA, ecx = 48, ebp = a seed. */
+    private static List<Integer> familyLoop() {
+        return familyLoop(1);
+    }
+
+    /** The loop prologue with the iteration count (48) in register {@code counter}. */
+    private static List<Integer> familyLoop(int counter) {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xB8 + counter, 0x30, 0x00, 0x00, 0x00); // mov counter, 48
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        return c;
+    }
+
+    /** The next pseudo-random seed in ebp (a linear congruential step). */
+    private static void nextSeed(List<Integer> c) {
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+    }
+
+    /** Closes the loop opened at {@code loop} (the next seed, esi += 32, dec ecx, jnz) and halts. */
+    private static int[] closeLoop(List<Integer> c, int loop) {
+        nextSeed(c);
+        add(c, 0x83, 0xC6, 0x20);                    // add esi, 32
+        add(c, 0x49);                                // dec ecx
+        return jnzAndHalt(c, loop);
+    }
+
+    /** Appends {@code jnz loop} (rel32) and {@code hlt}; returns the program. */
+    private static int[] jnzAndHalt(List<Integer> c, int loop) {
+        int rel = loop - (c.size() + 6);
+        add(c, 0x0F, 0x85, rel & 0xFF, rel >> 8 & 0xFF, rel >> 16 & 0xFF, rel >>> 24); // jnz loop
+        add(c, 0xF4);                                // hlt
+        return c.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * MUL, IMUL, DIV, IDIV at every size on changing operands, results stored and compared with
+     * the interpreter; on the last iteration a DIV by zero (ebx = ecx - 1) raises #DE in the middle
+     * of the translated loop, with flags of the instructions before it still in locals: the
+     * handler (halt) sees the state and stack the interpreter leaves.
+     */
+    @Test
+    void multiplyAndDivideAndAPreciseDivideError() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xEB, 0xC1, 0xCB, 0x0D);        // mov ebx, ebp; ror ebx, 13
+        add(c, 0x81, 0xCB, 0x01, 0xC1, 0x00, 0x00);  // or ebx, 0xc101
+        add(c, 0x80, 0xE3, 0x7F);                    // and bl, 0x7f
+        add(c, 0x89, 0xE8, 0xF7, 0xE3);              // mov eax, ebp; mul ebx
+        add(c, 0x89, 0x06, 0x89, 0x56, 0x04);        // mov [esi], eax; mov [esi+4], edx
+        add(c, 0x89, 0xE8, 0xF6, 0xEB);              // mov eax, ebp; imul bl
+        add(c, 0x89, 0x46, 0x08);                    // mov [esi+8], eax
+        add(c, 0x89, 0xE8, 0x66, 0xF7, 0x2E);        // mov eax, ebp; imul word [esi]
+        add(c, 0x89, 0x46, 0x0C, 0x89, 0x56, 0x10);  // mov [esi+12], eax; mov [esi+16], edx
+        add(c, 0x89, 0xE8, 0x31, 0xD2, 0xF7, 0xF3);  // mov eax, ebp; xor edx, edx; div ebx
+        add(c, 0x89, 0x46, 0x14, 0x89, 0x56, 0x18);  // mov [esi+20], eax; mov [esi+24], edx
+        add(c, 0x89, 0xE8, 0x99, 0xF7, 0xFB);        // mov eax, ebp; cdq; idiv ebx
+        add(c, 0x01, 0x46, 0x14, 0x01, 0x56, 0x18);  // add [esi+20], eax; add [esi+24], edx
+        add(c, 0x89, 0xEA, 0x81, 0xE2, 0xFF, 0x3F, 0x00, 0x00); // mov edx, ebp; and edx, 0x3fff
+        add(c, 0x81, 0xCA, 0x00, 0x80, 0x00, 0x00);  // or edx, 0x8000: DX:AX >= 2^31, DX < BX
+        add(c, 0x66, 0xF7, 0xF3, 0x01, 0x56, 0x18);  // div bx; add [esi+24], edx
+        add(c, 0x0F, 0xB6, 0xC0, 0xF6, 0xF3);        // movzx eax, al; div bl
+        add(c, 0x66, 0x98, 0xF6, 0xFB);              // cbw; idiv bl
+        add(c, 0x89, 0x46, 0x1C);                    // mov [esi+28], eax
+        add(c, 0x8D, 0x59, 0xFF);                    // lea ebx, [ecx-1]
+        add(c, 0xB8, 0x64, 0x00, 0x00, 0x00);        // mov eax, 100
+        add(c, 0x31, 0xD2);                          // xor edx, edx (flags in locals)
+        add(c, 0xF7, 0xF3);                          // div ebx: #DE when ecx = 1
+        int[] code = Arrays.copyOf(closeLoop(c, loop), 0x900);
+        code[0x800] = 0xF4;                          // #DE handler: hlt
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> {
+            m.gate(0, TestMachine.CODE32, CODE + 0x800, 0xE, 0);
+            return m;
+        }, 48 * 32);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    /** BT, BTS, BTR, BTC on registers and memory, immediate and register (signed) bit offsets. */
+    @Test
+    void bitTestsOnRegistersAndMemory() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x05); // mov eax, ebp; mov ebx, ebp; ror ebx, 5
+        add(c, 0x0F, 0xA3, 0xD8, 0x0F, 0x92, 0x06);       // bt eax, ebx; setc [esi]
+        add(c, 0x0F, 0xBA, 0xE8, 0x07, 0x0F, 0x92, 0x46, 0x01); // bts eax, 7; setc [esi+1]
+        add(c, 0x0F, 0xB3, 0xD8, 0x0F, 0x92, 0x46, 0x02); // btr eax, ebx; setc [esi+2]
+        add(c, 0x66, 0x0F, 0xBB, 0xD8, 0x0F, 0x92, 0x46, 0x03); // btc ax, bx; setc [esi+3]
+        add(c, 0x89, 0x46, 0x04, 0x89, 0x6E, 0x08);       // mov [esi+4], eax; mov [esi+8], ebp
+        add(c, 0x89, 0x6E, 0x0C);                         // mov [esi+12], ebp
+        add(c, 0x83, 0xE3, 0x3F, 0x83, 0xEB, 0x10);       // and ebx, 63; sub ebx, 16
+        add(c, 0x0F, 0xAB, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x10); // bts [esi+8], ebx; setc [esi+16]
+        add(c, 0x66, 0x0F, 0xB3, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x11); // btr [esi+8], bx; setc [esi+17]
+        add(c, 0x0F, 0xBB, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x12); // btc [esi+8], ebx; setc [esi+18]
+        add(c, 0x0F, 0xBA, 0x7E, 0x0C, 0x03);             // btc dword [esi+12], 3
+        add(c, 0x0F, 0xBA, 0x66, 0x08, 0x1F, 0x0F, 0x92, 0x46, 0x13); // bt dword [esi+8], 31; setc [esi+19]
+        add(c, 0x0F, 0xA3, 0x5E, 0x08, 0x0F, 0x92, 0x46, 0x14); // bt [esi+8], ebx; setc [esi+20]
+        add(c, 0x0F, 0x94, 0x46, 0x15);                   // setz [esi+21] (ZF kept by BT*)
+        int[] code = closeLoop(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
+    }
+
+    /** SHLD/SHRD on registers and memory by CL (0..31, 16-bit counts above 16 too) and immediates. */
+    @Test
+    void doublePrecisionShifts() {
+        List<Integer> c = familyLoop(7);
+        int loop = c.size();
+        nextSeed(c);
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x09); // mov eax, ebp; mov ebx, ebp; ror ebx, 9
+        add(c, 0x89, 0xE9, 0xC1, 0xE9, 0x1B);             // mov ecx, ebp; shr ecx, 27 (0..31)
+        add(c, 0x0F, 0xA5, 0xD8);                         // shld eax, ebx, cl
+        add(c, 0x0F, 0x92, 0x06, 0x0F, 0x90, 0x46, 0x01); // setc [esi]; seto [esi+1]
+        add(c, 0x0F, 0x98, 0x46, 0x02);                   // sets [esi+2]
+        add(c, 0x89, 0xEA, 0x0F, 0xAC, 0xDA, 0x0D);       // mov edx, ebp; shrd edx, ebx, 13
+        add(c, 0x0F, 0x92, 0x46, 0x03);                   // setc [esi+3]
+        add(c, 0x89, 0x6E, 0x04, 0x0F, 0xA5, 0x5E, 0x04); // mov [esi+4], ebp; shld [esi+4], ebx, cl
+        add(c, 0x0F, 0x94, 0x46, 0x08);                   // setz [esi+8]
+        add(c, 0x89, 0x6E, 0x0C, 0x66, 0x0F, 0xAD, 0x5E, 0x0C); // mov [esi+12], ebp; shrd [esi+12], bx, cl
+        add(c, 0x66, 0x0F, 0xA5, 0xD8);                   // shld ax, bx, cl
+        add(c, 0x0F, 0x92, 0x46, 0x09, 0x0F, 0x90, 0x46, 0x0A); // setc [esi+9]; seto [esi+10]
+        add(c, 0x0F, 0xAC, 0xD8, 0x00);                   // shrd eax, ebx, 0 (nothing)
+        add(c, 0x0F, 0x92, 0x46, 0x0B);                   // setc [esi+11]
+        add(c, 0x89, 0x46, 0x10, 0x89, 0x56, 0x14);       // mov [esi+16], eax; mov [esi+20], edx
+        add(c, 0x83, 0xC6, 0x20, 0x4F);                   // add esi, 32; dec edi
+        int[] code = jnzAndHalt(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
+    }
+
+    /**
+     * XADD and CMPXCHG on registers (also high bytes) and memory, equal and unequal compares; XCHG on
+     * registers, and with memory, which is locked and left to the interpreter between translations.
+     */
+    @Test
+    void exchangesOnRegistersAndMemory() {
+        List<Integer> c = familyLoop();
+        int loop = c.size();
+        add(c, 0x89, 0xE8, 0x89, 0xEB, 0xC1, 0xCB, 0x03); // mov eax, ebp; mov ebx, ebp; ror ebx, 3
+        add(c, 0x89, 0x1E, 0x87, 0x06);                   // mov [esi], ebx; xchg [esi], eax
+        add(c, 0x89, 0x6E, 0x04, 0x0F, 0xC1, 0x5E, 0x04); // mov [esi+4], ebp; xadd [esi+4], ebx
+        add(c, 0x0F, 0x92, 0x46, 0x08, 0x0F, 0x90, 0x46, 0x09); // setc [esi+8]; seto [esi+9]
+        add(c, 0x0F, 0xC1, 0xDA);                         // xadd edx, ebx
+        add(c, 0x0F, 0xC0, 0xE4);                         // xadd ah, ah
+        add(c, 0x89, 0x46, 0x0C, 0x0F, 0xB1, 0x5E, 0x0C); // mov [esi+12], eax; cmpxchg [esi+12], ebx
+        add(c, 0x0F, 0x94, 0x46, 0x0A);                   // setz [esi+10]
+        add(c, 0x0F, 0xB1, 0x56, 0x0C);                   // cmpxchg [esi+12], edx
+        add(c, 0x0F, 0x94, 0x46, 0x0B, 0x0F, 0x92, 0x46, 0x1C); // setz [esi+11]; setc [esi+28]
+        add(c, 0x0F, 0xB0, 0xDA, 0x0F, 0x94, 0x46, 0x1D); // cmpxchg dl, bl; setz [esi+29]
+        add(c, 0x66, 0x0F, 0xB1, 0xD3);                   // cmpxchg bx, dx
+        add(c, 0x86, 0xE0, 0x66, 0x87, 0x56, 0x1E);       // xchg al, ah; xchg [esi+30], dx
+        add(c, 0x89, 0x46, 0x10, 0x89, 0x56, 0x14);       // mov [esi+16], eax; mov [esi+20], edx
+        add(c, 0x89, 0x5E, 0x18);                         // mov [esi+24], ebx
+        int[] code = closeLoop(c, loop);
+        assertTranslatedShare(runBoth(code, 1_000_000, m -> m, 48 * 32), 1, 3);
+    }
+
+    private static void add(List<Integer> code, int... bytes) {
+        for (int b : bytes) {
+            code.add(b);
+        }
     }
 
     @Test
@@ -310,19 +575,92 @@ class TranslationTest {
     void aFaultInTheMiddleOfARepMovsLeavesTheIterationsDone() {
         // Each pass copies 64 dwords to ES:EDI 16 bytes higher; ES ends at 0x1_ffff, so a late
         // pass faults after some iterations: ECX, ESI and EDI must show exactly those done.
-        int[] code = new int[0x120];
-        int[] prog = {
+        int[] code = withGpHandler(
             0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
             0x89, 0xD7,                         // 05: loop: mov edi, edx
             0x31, 0xF6,                         // 07: xor esi, esi
             0xB9, 0x40, 0x00, 0x00, 0x00,       // 09: mov ecx, 64
             0xF3, 0xA5,                         // 0e: rep movsd
             0x83, 0xC2, 0x10,                   // 10: add edx, 16
-            0xEB, 0xF0,                         // 13: jmp loop
-        };
-        System.arraycopy(prog, 0, code, 0, prog.length);
-        code[0x100] = 0xF4;                     // #GP handler: hlt
+            0xEB, 0xF0                          // 13: jmp loop
+        );
         TestMachine b = gpFaultOnBoth(code, CODE + 0x0E);
+        assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
+    }
+
+    /**
+     * REPE CMPSD up to a planted difference, REPNE SCASB for a byte, and 16-bit addressing (SI, DI,
+     * CX only; the upper halves kept) with REP STOSB, CMPSB and a downward REPNE SCASB: registers,
+     * flags and results compared with the interpreter.
+     */
+    @Test
+    void compareAndScanStringsWithRepeConditionsAndSixteenBitAddressing() {
+        List<Integer> c = new ArrayList<>();
+        add(c, 0xBD, 0x78, 0x56, 0x34, 0x12);        // mov ebp, 0x12345678
+        add(c, 0xBB, 0x3C, 0x00, 0x00, 0x00);        // mov ebx, 60
+        int loop = c.size();
+        add(c, 0x69, 0xED, 0x6D, 0x4E, 0xC6, 0x41);  // imul ebp, ebp, 0x41C64E6D
+        add(c, 0x81, 0xC5, 0x39, 0x30, 0x00, 0x00);  // add ebp, 12345
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x10, 0x00, 0x00, 0x00);        // mov ecx, 16
+        add(c, 0xF3, 0xA5);                          // rep movsd
+        add(c, 0x89, 0xE8, 0x83, 0xE0, 0x0F);        // mov eax, ebp; and eax, 15
+        add(c, 0x89, 0x2C, 0x85, 0x40, 0x00, 0x02, 0x00); // mov [DATA + 0x40 + eax*4], ebp
+        add(c, 0xBE, 0x00, 0x00, 0x02, 0x00);        // mov esi, DATA
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x10, 0x00, 0x00, 0x00);        // mov ecx, 16
+        add(c, 0xF3, 0xA7);                          // repe cmpsd
+        add(c, 0x0F, 0x94, 0x05, 0x84, 0x00, 0x02, 0x00); // setz [DATA + 0x84]
+        add(c, 0x0F, 0x92, 0x05, 0x85, 0x00, 0x02, 0x00); // setc [DATA + 0x85]
+        add(c, 0x89, 0x0D, 0x80, 0x00, 0x02, 0x00);  // mov [DATA + 0x80], ecx
+        add(c, 0x89, 0xE8);                          // mov eax, ebp
+        add(c, 0xBF, 0x40, 0x00, 0x02, 0x00);        // mov edi, DATA + 0x40
+        add(c, 0xB9, 0x40, 0x00, 0x00, 0x00);        // mov ecx, 64
+        add(c, 0xF2, 0xAE);                          // repne scasb
+        add(c, 0x0F, 0x94, 0x05, 0x86, 0x00, 0x02, 0x00); // setz [DATA + 0x86]
+        add(c, 0x89, 0x0D, 0x88, 0x00, 0x02, 0x00);  // mov [DATA + 0x88], ecx
+        add(c, 0x89, 0x3D, 0x8C, 0x00, 0x02, 0x00);  // mov [DATA + 0x8c], edi
+        add(c, 0x89, 0xD8);                          // mov eax, ebx
+        add(c, 0xBF, 0x00, 0xA0, 0xCD, 0xAB);        // mov edi, 0xabcda000
+        add(c, 0xB9, 0x00, 0x01, 0x34, 0x12);        // mov ecx, 0x12340100
+        add(c, 0x67, 0xF3, 0xAA);                    // rep stosb (DI, CX)
+        add(c, 0x88, 0x2D, 0x80, 0xA0, 0x00, 0x00);  // mov [0xa080], ch: plants a difference
+        add(c, 0xBE, 0x00, 0xA0, 0x11, 0x11);        // mov esi, 0x1111a000
+        add(c, 0xBF, 0x40, 0xA0, 0x22, 0x22);        // mov edi, 0x2222a040
+        add(c, 0xB9, 0x80, 0x00, 0x33, 0x33);        // mov ecx, 0x33330080
+        add(c, 0x67, 0xF3, 0xA6);                    // repe cmpsb (SI, DI, CX)
+        add(c, 0x0F, 0x97, 0x05, 0x87, 0x00, 0x02, 0x00); // seta [DATA + 0x87]
+        add(c, 0x89, 0x35, 0x90, 0x00, 0x02, 0x00);  // mov [DATA + 0x90], esi
+        add(c, 0x89, 0x0D, 0x94, 0x00, 0x02, 0x00);  // mov [DATA + 0x94], ecx
+        add(c, 0xFD);                                // std
+        add(c, 0xBF, 0xFF, 0xA0, 0x44, 0x44);        // mov edi, 0x4444a0ff
+        add(c, 0xB9, 0x00, 0x01, 0x55, 0x55);        // mov ecx, 0x55550100
+        add(c, 0x67, 0xF2, 0xAE);                    // repne scasb (DI, CX, downwards)
+        add(c, 0xFC);                                // cld
+        add(c, 0x89, 0x3D, 0x98, 0x00, 0x02, 0x00);  // mov [DATA + 0x98], edi
+        add(c, 0x89, 0x0D, 0x9C, 0x00, 0x02, 0x00);  // mov [DATA + 0x9c], ecx
+        add(c, 0x4B);                                // dec ebx
+        int[] code = jnzAndHalt(c, loop);
+        Map<String, Long> stats = runBoth(code, 1_000_000, m -> m, 0x100);
+        assertTranslatedShare(stats, 1, 3);
+    }
+
+    @Test
+    void aFaultInTheMiddleOfARepeCmpsLeavesTheIterationsDoneAndTheirFlags() {
+        // As the REP MOVS case, with REPE CMPSD over equal (zero) memory after an add whose flags
+        // differ from a compare's: the #GP handler sees ECX, ESI, EDI and the flags of the 60th compare.
+        int[] code = withGpHandler(
+            0xBA, 0x00, 0xF0, 0x01, 0x00,       // 00: mov edx, 0x1f000
+            0x89, 0xD7,                         // 05: loop: mov edi, edx
+            0xBE, 0x00, 0x00, 0x03, 0x00,       // 07: mov esi, 0x30000
+            0xB9, 0x40, 0x00, 0x00, 0x00,       // 0c: mov ecx, 64
+            0x83, 0xC0, 0xFF,                   // 11: add eax, -1
+            0xF3, 0xA7,                         // 14: repe cmpsd
+            0x83, 0xC2, 0x10,                   // 16: add edx, 16
+            0xEB, 0xEA                          // 19: jmp loop
+        );
+        TestMachine b = gpFaultOnBoth(code, CODE + 0x14);
         assertEquals(4, b.engine.exportState().gpr(1), "ECX: the 4 iterations not done");
     }
 
@@ -330,17 +668,14 @@ class TranslationTest {
     void aFaultAtTheLoopHeadSeesTheFlagsOfThePreviousIteration() {
         // The load at the loop head faults at the ES limit; the flags the #GP handler pushes are
         // those of the previous iteration's sub (kept in locals across the back edge).
-        int[] code = new int[0x120];
-        int[] prog = {
+        int[] code = withGpHandler(
             0xBE, 0x00, 0xF0, 0x01, 0x00,       // 00: mov esi, 0x1f000
             0xB8, 0x00, 0x00, 0x00, 0x80,       // 05: mov eax, 0x80000000
             0x26, 0x8B, 0x16,                   // 0a: loop: mov edx, es:[esi]
             0x83, 0xC6, 0x40,                   // 0d: add esi, 64
             0x29, 0xF0,                         // 10: sub eax, esi
-            0xEB, 0xF6,                         // 12: jmp loop
-        };
-        System.arraycopy(prog, 0, code, 0, prog.length);
-        code[0x100] = 0xF4;                     // #GP handler: hlt
+            0xEB, 0xF6                          // 12: jmp loop
+        );
         gpFaultOnBoth(code, CODE + 0x0A);
     }
 

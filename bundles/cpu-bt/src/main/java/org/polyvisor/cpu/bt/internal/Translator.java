@@ -27,8 +27,9 @@ import org.polyvisor.x86.decode.Mnemonic;
  * knows statically which operation last wrote them, keeps only its operands and result in locals,
  * evaluates a condition inline from them (a CMP/Jcc pair becomes one JVM compare) and stores them
  * into the interpreter's {@link LazyFlags} only where the block is left (an exit or a fault), so
- * flag work nobody reads is never done. Memory goes through {@link Rt#read}/{@link Rt#write}, whose
- * TLB fast path the JIT inlines. Every instruction that can fault has an exception handler that
+ * flag work nobody reads is never done. Loads and stores through flat segments have the software
+ * TLB's hit path emitted inline (tag compare, host buffer access), other segments go through
+ * {@link Rt#read}/{@link Rt#write}, and misses through the interpreter core. Every instruction that can fault has an exception handler that
  * writes back the state as of that instruction's start (registers, flags, EIP, ESP, retired count)
  * before the fault reaches the interpreter, so guest exceptions are precise; instructions order
  * their work so no register or flag local changes before their last faulting step. A block whose
@@ -53,6 +54,7 @@ final class Translator {
     private static final String CORE = "org/polyvisor/cpu/interpreter/core/InterpreterCore";
     private static final String SUPER = "org/polyvisor/cpu/bt/internal/CompiledBlock";
     private static final String SELF = "org/polyvisor/cpu/bt/internal/Translator";
+    private static final String BUFFER = "java/nio/ByteBuffer";
 
     // locals
     private static final int X = 1;
@@ -74,6 +76,9 @@ final class Translator {
     private static final int LAST_LOCAL = 23;
     /** A long (two slots), after the int locals. */
     private static final int PRODUCT = 24;
+    /** TLB slot and host buffer of the inline memory access under way. */
+    private static final int SLOT = 26;
+    private static final int BUF = 27;
 
     /**
      * What a translation attempt produced: {@code endsWith} is the class of the sensitive instruction
@@ -239,7 +244,18 @@ final class Translator {
             case LEA:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && in.kind(1) == Instruction.KIND_MEM;
             case XCHG:
+                // With a memory operand XCHG is locked without the prefix (SDM Vol. 2B, XCHG): the
+                // interpreter runs it atomically with respect to the other vCPUs, as it does LOCK.
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && in.kind(1) == Instruction.KIND_REG;
+            case XADD: case CMPXCHG:
+                return n == 2 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_REG;
+            case MUL: case IMUL: case DIV: case IDIV:
+                return n == 1 && isRegOrMem(in, 0);
+            case SHLD: case SHRD:
+                return n == 3 && isRegOrMem(in, 0) && in.kind(1) == Instruction.KIND_REG
+                        && (in.kind(2) == Instruction.KIND_IMM || in.kind(2) == Instruction.KIND_REG);
+            case BT: case BTS: case BTR: case BTC:
+                return n == 2 && isRegOrMem(in, 0) && (in.kind(1) == Instruction.KIND_REG || in.kind(1) == Instruction.KIND_IMM);
             case CMOVCC:
                 return n == 2 && in.kind(0) == Instruction.KIND_REG && isRegOrMem(in, 1);
             case SETCC:
@@ -260,9 +276,8 @@ final class Translator {
                 return n == 1 && in.kind(0) == Instruction.KIND_IMM;
             case INT3: case INTO: case UD2: case IRET:
                 return true;
-            case MOVS: case STOS: case LODS:
-                // 32-bit addressing only; REPNE on these is REP (SDM Vol. 2B, REP/REPE/REPZ)
-                return in.addrSize() == 4;
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
+                return true; // REPNE on MOVS/STOS/LODS is REP (SDM Vol. 2B, REP/REPE/REPZ)
             default:
                 return false;
         }
@@ -271,10 +286,12 @@ final class Translator {
     private static boolean mayFault(Instruction in) {
         switch (in.mnemonic()) {
             case PUSH: case POP: case JCC: case JMP: case CALL: case RET: case LEAVE:
-            case MOVS: case STOS: case LODS:
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
                 return true;
             case LEA: case NOP: case PAUSE: case CBW: case CWD:
                 return false;
+            case DIV: case IDIV: // #DE
+                return true;
             default:
                 return in.hasMemoryOperand();
         }
@@ -310,6 +327,10 @@ final class Translator {
         }
         mv.visitInsn(LCONST_0);
         mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitInsn(ICONST_0);
+        mv.visitVarInsn(ISTORE, SLOT);
+        mv.visitInsn(ACONST_NULL);
+        mv.visitVarInsn(ASTORE, BUF);
         loadRegisters();
         loops = loopsToStart(block, eips);
         boolean materializeOnBackEdge = loops && flagsLiveAcrossBackEdge(block);
@@ -323,6 +344,11 @@ final class Translator {
             int next = code32 ? instrEip + in.length() : (instrEip + in.length()) & 0xFFFF;
             Label start = new Label();
             Label end = new Label();
+            if ((in.mnemonic() == Mnemonic.CMPS || in.mnemonic() == Mnemonic.SCAS) && in.repPrefix() != 0) {
+                // its iterations keep their flags in the LazyFlags object, which its fault handler must leave
+                materializeFlags();
+                fop = -1;
+            }
             if (mayFault(in)) {
                 Label handler = new Label();
                 mv.visitTryCatchBlock(start, end, handler, "org/polyvisor/x86/X86Exception");
@@ -428,6 +454,7 @@ final class Translator {
         switch (m) {
             case ADD: case OR: case ADC: case SBB: case AND: case SUB: case XOR: case CMP: case TEST:
             case INC: case DEC: case NEG: case SHL: case SAL: case SHR: case SAR: case IMUL_RM:
+            case XADD: case CMPXCHG: case CMPS: case SCAS:
                 return true;
             default:
                 return false;
@@ -436,7 +463,11 @@ final class Translator {
 
     private static boolean readsFlags(Mnemonic m) {
         return m == Mnemonic.JCC || m == Mnemonic.CMOVCC || m == Mnemonic.SETCC || m == Mnemonic.ADC
-                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR; // rotates keep SF, ZF, AF, PF
+                || m == Mnemonic.SBB || m == Mnemonic.ROL || m == Mnemonic.ROR // rotates keep SF, ZF, AF, PF
+                // these leave (DIV) or update (BT*: CF only, MUL) the flags in the LazyFlags object
+                || m == Mnemonic.MUL || m == Mnemonic.IMUL || m == Mnemonic.DIV || m == Mnemonic.IDIV
+                || m == Mnemonic.BT || m == Mnemonic.BTS || m == Mnemonic.BTR || m == Mnemonic.BTC
+                || m == Mnemonic.SHLD || m == Mnemonic.SHRD; // a zero count keeps them
     }
 
     /** Emits one instruction; returns whether it stored to memory. */
@@ -498,15 +529,27 @@ final class Translator {
                 event(in, next);
                 return false;
             case XCHG: {
+                // the memory operand (operand 0 when there is one) first: a faulting store leaves the register
                 int s = in.size(0);
-                loadReg(s, in.reg(0));
+                readOperand(in, 0, true);
                 mv.visitVarInsn(ISTORE, T1);
                 loadReg(s, in.reg(1));
-                storeReg(s, in.reg(0));
+                boolean stored = writeOperand(in, 0, s, true);
                 mv.visitVarInsn(ILOAD, T1);
                 storeReg(s, in.reg(1));
-                return false;
+                return stored;
             }
+            case XADD:
+                return xadd(in);
+            case CMPXCHG:
+                return cmpxchg(in);
+            case MUL: case IMUL: case DIV: case IDIV:
+                mulDiv(in, m);
+                return false;
+            case BT: case BTS: case BTR: case BTC:
+                return bitTest(in, m);
+            case SHLD: case SHRD:
+                return doubleShift(in, m == Mnemonic.SHLD);
             case CMOVCC: {
                 int s = in.size(0);
                 readOperand(in, 1, false);
@@ -572,7 +615,7 @@ final class Translator {
                 return false;
             case NOP: case PAUSE:
                 return false;
-            case MOVS: case STOS: case LODS:
+            case MOVS: case STOS: case LODS: case CMPS: case SCAS:
                 return string(in, m, next);
             case JCC: {
                 int target = relTarget(in, next);
@@ -820,14 +863,76 @@ final class Translator {
         fsize = size;
     }
 
-    /** Pushes the condition {@code cc} as 0/1. */
+    /**
+     * Pushes the condition {@code cc} as 0/1. The common conditions of the statically known last
+     * flag writer are compares of its kept operands or result emitted inline (a call the JIT may
+     * decline to inline would cost more than the compare); the rest go through {@link Rt}.
+     */
     private void condition(int cc) {
         if (fop < 0) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
             iconst(cc);
             mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "condition", "(I)Z", false);
-        } else if (fop == LazyFlags.OP_SUB) {
+            return;
+        }
+        boolean negate = (cc & 1) != 0; // odd condition codes are the negation of the even one below
+        int base = cc & ~1;
+        if (base == 4 || base == 8) { // ZF, SF: from the result alone, for every operation
+            mv.visitVarInsn(ILOAD, FRES);
+            if (base == 8) {
+                iconst(LazyFlags.signBit(fsize));
+                mv.visitInsn(IAND);
+                toBit(negate ? IFEQ : IFNE); // S: the sign bit set
+            } else {
+                toBit(negate ? IFNE : IFEQ); // E: a zero result
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_SUB && (base == 2 || base == 6 || base == 0xC || base == 0xE)) {
+            // B/BE unsigned, L/LE signed on the compared operands (SDM Vol. 1, Jcc conditions)
+            boolean signed = base >= 0xC;
+            boolean orEqual = base == 6 || base == 0xE;
+            operand(FS1, signed);
+            operand(FS2, signed);
+            if (signed || fsize < 4) {
+                toBit(negate ? (orEqual ? IF_ICMPGT : IF_ICMPGE) : (orEqual ? IF_ICMPLE : IF_ICMPLT));
+            } else {
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Integer", "compareUnsigned", "(II)I", false);
+                toBit(negate ? (orEqual ? IFGT : IFGE) : (orEqual ? IFLE : IFLT));
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_LOGIC && base != 0xA) { // CF = OF = 0
+            switch (base) {
+                case 0, 2 -> iconst(negate ? 1 : 0);
+                case 6 -> { // BE: ZF
+                    mv.visitVarInsn(ILOAD, FRES);
+                    toBit(negate ? IFNE : IFEQ);
+                }
+                case 0xC -> { // L: SF
+                    mv.visitVarInsn(ILOAD, FRES);
+                    iconst(LazyFlags.signBit(fsize));
+                    mv.visitInsn(IAND);
+                    toBit(negate ? IFEQ : IFNE);
+                }
+                default -> { // LE: ZF or SF, i.e. the result read as signed is <= 0
+                    operand(FRES, true);
+                    toBit(negate ? IFGT : IFLE);
+                }
+            }
+            return;
+        }
+        if (base == 2 && (fop == LazyFlags.OP_ADD || fop == LazyFlags.OP_SUB || fop == LazyFlags.OP_INC
+                || fop == LazyFlags.OP_DEC)) {
+            carry();
+            if (negate) {
+                iconst(1);
+                mv.visitInsn(IXOR);
+            }
+            return;
+        }
+        if (fop == LazyFlags.OP_SUB) {
             iconst(cc);
             iconst(fsize);
             mv.visitVarInsn(ILOAD, FS1);
@@ -848,12 +953,48 @@ final class Translator {
         }
     }
 
-    /** Pushes the current carry flag as 0/1. */
+    /** Pushes a kept flag operand (zero-extended from the size), sign-extended when asked. */
+    private void operand(int local, boolean signed) {
+        mv.visitVarInsn(ILOAD, local);
+        if (signed && fsize == 2) {
+            mv.visitInsn(I2S);
+        } else if (signed && fsize == 1) {
+            mv.visitInsn(I2B);
+        }
+    }
+
+    /** Replaces the operand(s) of a conditional jump opcode on the stack with 1 if it jumps, else 0. */
+    private void toBit(int jumpOpcode) {
+        Label yes = new Label();
+        Label end = new Label();
+        mv.visitJumpInsn(jumpOpcode, yes);
+        iconst(0);
+        mv.visitJumpInsn(GOTO, end);
+        mv.visitLabel(yes);
+        iconst(1);
+        mv.visitLabel(end);
+    }
+
+    /** Pushes the current carry flag as 0/1 (inline for the operations the translator keeps). */
     private void carry() {
         if (fop < 0) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
             mv.visitMethodInsn(INVOKESTATIC, RT, "carry", "(L" + LAZY + ";)I", false);
+        } else if (fop == LazyFlags.OP_ADD || fop == LazyFlags.OP_SUB) {
+            // ADD: the (size-masked) result is below an operand; SUB: the minuend is below the subtrahend
+            mv.visitVarInsn(ILOAD, fop == LazyFlags.OP_ADD ? FRES : FS1);
+            mv.visitVarInsn(ILOAD, fop == LazyFlags.OP_ADD ? FS1 : FS2);
+            if (fsize < 4) {
+                toBit(IF_ICMPLT);
+            } else {
+                mv.visitMethodInsn(INVOKESTATIC, "java/lang/Integer", "compareUnsigned", "(II)I", false);
+                toBit(IFLT);
+            }
+        } else if (fop == LazyFlags.OP_LOGIC) {
+            iconst(0);
+        } else if (fop == LazyFlags.OP_INC || fop == LazyFlags.OP_DEC) {
+            mv.visitVarInsn(ILOAD, FCIN);
         } else {
             iconst(fop);
             iconst(fsize);
@@ -1018,6 +1159,212 @@ final class Translator {
         return in.kind(0) == Instruction.KIND_MEM;
     }
 
+    /** XADD: the sum to the destination, its old value to the source register; flags as ADD. */
+    private boolean xadd(Instruction in) {
+        int size = in.size(0);
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T1);
+        loadReg(size, in.reg(1));
+        mv.visitVarInsn(ISTORE, T2);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IADD);
+        mv.visitVarInsn(ISTORE, T4);
+        boolean mem = in.kind(0) == Instruction.KIND_MEM;
+        if (!mem) {
+            // SDM order SRC <- DEST, then DEST <- sum: XADD r, r (one register) keeps the sum
+            mv.visitVarInsn(ILOAD, T1);
+            storeReg(size, in.reg(1));
+        }
+        mv.visitVarInsn(ILOAD, T4);
+        writeOperand(in, 0, size, true); // memory first: a faulting store leaves the register
+        if (mem) {
+            mv.visitVarInsn(ILOAD, T1);
+            storeReg(size, in.reg(1));
+        }
+        recordFlags(LazyFlags.OP_ADD, size, T1, T2, T4, -1);
+        return mem;
+    }
+
+    /**
+     * CMPXCHG: flags as CMP accumulator, destination; equal: the source to the destination; else
+     * the destination written back unchanged (the processor always writes it) and loaded into the
+     * accumulator.
+     */
+    private boolean cmpxchg(Instruction in) {
+        int size = in.size(0);
+        readOperand(in, 0, true);
+        mask(size);
+        mv.visitVarInsn(ISTORE, T2);
+        loadReg(size, 0);
+        mv.visitVarInsn(ISTORE, T1);
+        Label differ = new Label();
+        Label done = new Label();
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitJumpInsn(IF_ICMPNE, differ);
+        loadReg(size, in.reg(1));
+        writeOperand(in, 0, size, true);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(differ);
+        mv.visitVarInsn(ILOAD, T2);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ILOAD, T2);
+        storeReg(size, 0);
+        mv.visitLabel(done);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(ISUB);
+        mv.visitVarInsn(ISTORE, T4);
+        recordFlags(LazyFlags.OP_SUB, size, T1, T2, T4, -1);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * MUL, IMUL (one operand), DIV, IDIV through {@link Rt#mul}/{@link Rt#div}, which return the
+     * new EAX and EDX; DIV/IDIV raise #DE before any register changes. The flags go to the
+     * LazyFlags object first (MUL sets them there; DIV leaves them).
+     */
+    private void mulDiv(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        boolean signed = m == Mnemonic.IMUL || m == Mnemonic.IDIV;
+        materializeFlags();
+        fop = -1;
+        readOperand(in, 0, false);
+        mv.visitVarInsn(ISTORE, T1);
+        if (m == Mnemonic.MUL || m == Mnemonic.IMUL) {
+            mv.visitVarInsn(ALOAD, X);
+            mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        }
+        iconst(size);
+        iconst(signed ? 1 : 0);
+        mv.visitVarInsn(ILOAD, REG0);
+        mv.visitVarInsn(ILOAD, REG0 + 2);
+        mv.visitVarInsn(ILOAD, T1);
+        if (m == Mnemonic.MUL || m == Mnemonic.IMUL) {
+            mv.visitMethodInsn(INVOKESTATIC, RT, "mul", "(L" + LAZY + ";IZIII)J", false);
+        } else {
+            mv.visitMethodInsn(INVOKESTATIC, RT, "div", "(IZIII)J", false);
+        }
+        mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        mv.visitInsn(L2I);
+        storeReg(4, 0);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        iconst(32);
+        mv.visitInsn(LUSHR);
+        mv.visitInsn(L2I);
+        storeReg(4, 2);
+    }
+
+    /**
+     * SHLD/SHRD by an immediate or CL, through {@link Rt#doubleShift}: a count of 0 (after
+     * masking) reads the destination and changes nothing; otherwise the result is stored, then the
+     * flags set (in the LazyFlags object, where the block's flags were put first).
+     */
+    private boolean doubleShift(Instruction in, boolean left) {
+        int size = in.size(0);
+        destinationWithFlagsStored(in, size);
+        loadReg(size, in.reg(1));
+        mv.visitVarInsn(ISTORE, T2);
+        Label none = new Label();
+        if (in.kind(2) == Instruction.KIND_IMM && (in.imm() & 0x1F) == 0) {
+            return false;
+        }
+        shiftCount(in, 2, T3, none);
+        iconst(size);
+        iconst(left ? 1 : 0);
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitVarInsn(ILOAD, T3);
+        mv.visitMethodInsn(INVOKESTATIC, RT, "doubleShift", "(IZIII)J", false);
+        mv.visitVarInsn(LSTORE, PRODUCT);
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        mv.visitInsn(L2I);
+        writeOperand(in, 0, size, true);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        mv.visitVarInsn(LLOAD, PRODUCT);
+        iconst(32);
+        mv.visitInsn(LUSHR);
+        mv.visitInsn(L2I);
+        mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setAll", "(I)V", false);
+        mv.visitLabel(none);
+        return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * BT, BTS, BTR, BTC. A register bit offset on a memory operand addresses memory beyond it
+     * (signed, in operand-size units: SDM Vol. 2A, BT); an immediate one is taken modulo the
+     * operand width. The store (if any) comes before CF is set, so a fault leaves the flags.
+     */
+    private boolean bitTest(Instruction in, Mnemonic m) {
+        int size = in.size(0);
+        int bits = size * 8;
+        boolean mem = in.kind(0) == Instruction.KIND_MEM;
+        materializeFlags();
+        fop = -1;
+        if (in.kind(1) == Instruction.KIND_IMM) {
+            iconst(in.imm() & (bits - 1));
+            mv.visitVarInsn(ISTORE, T2);
+            readOperand(in, 0, true);
+        } else {
+            loadReg(size, in.reg(1));
+            if (size == 2) {
+                mv.visitInsn(I2S);
+            }
+            mv.visitVarInsn(ISTORE, T2);
+            if (mem) {
+                // EA = the operand's address + (offset >> log2(bits)) * size
+                ea(in);
+                mv.visitVarInsn(ILOAD, T2);
+                iconst(size == 2 ? 4 : 5);
+                mv.visitInsn(ISHR);
+                iconst(size == 2 ? 1 : 2);
+                mv.visitInsn(ISHL);
+                mv.visitInsn(IADD);
+                if (in.addrSize() == 2) {
+                    mask(2);
+                }
+                mv.visitVarInsn(ISTORE, EA);
+                read(in.segment(), EA, size);
+            } else {
+                readOperand(in, 0, false);
+            }
+            mv.visitVarInsn(ILOAD, T2);
+            iconst(bits - 1);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, T2);
+        }
+        mv.visitVarInsn(ISTORE, T1);
+        if (m != Mnemonic.BT) {
+            // T4 = the value with the bit set, cleared or flipped
+            iconst(1);
+            mv.visitVarInsn(ILOAD, T2);
+            mv.visitInsn(ISHL);
+            if (m == Mnemonic.BTR) {
+                iconst(-1);
+                mv.visitInsn(IXOR);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(IAND);
+            } else {
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(m == Mnemonic.BTS ? IOR : IXOR);
+            }
+            writeOperand(in, 0, size, true);
+        }
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        mv.visitVarInsn(ILOAD, T1);
+        mv.visitVarInsn(ILOAD, T2);
+        mv.visitInsn(IUSHR);
+        iconst(1);
+        mv.visitInsn(IAND);
+        mv.visitMethodInsn(INVOKESTATIC, RT, "setCarry", "(L" + LAZY + ";I)V", false);
+        return mem && m != Mnemonic.BT;
+    }
+
     /**
      * Iterations of a REP string instruction done per execution, as the interpreter slices them:
      * if more remain, the block leaves with EIP on the instruction (that slice counted as one
@@ -1026,14 +1373,20 @@ final class Translator {
     private static final int REP_SLICE = 1024;
 
     /**
-     * MOVS, STOS, LODS (32-bit addressing) with or without REP, as a JVM loop. ESI/EDI/ECX change
-     * in their locals after each iteration's last faulting step, so a fault leaves exactly the
-     * iterations done so far (SDM Vol. 2B, REP: the registers are updated per iteration) with EIP
-     * on the instruction. DF is read from EFLAGS once per execution; no flag is written.
+     * MOVS, STOS, LODS, CMPS, SCAS with or without REP (REPE/REPNE for CMPS and SCAS), 16- or
+     * 32-bit addressing, as a JVM loop. ESI/EDI/ECX change in their locals after each iteration's
+     * last faulting step, so a fault leaves exactly the iterations done so far (SDM Vol. 2B, REP:
+     * the registers are updated per iteration) with EIP on the instruction. DF is read from EFLAGS
+     * once per execution. A single CMPS/SCAS keeps its flags in locals as CMP does; under REP each
+     * iteration stores them into the LazyFlags object (where the block's flags were put before the
+     * instruction), so a fault in a later iteration leaves those of the one before, as the
+     * interpreter does.
      */
     private boolean string(Instruction in, Mnemonic m, int next) {
         int size = in.size(0);
         boolean rep = in.repPrefix() != 0;
+        boolean compare = m == Mnemonic.CMPS || m == Mnemonic.SCAS;
+        boolean a16 = in.addrSize() == 2;
         // T2 = the step (+size, or -size when DF is set)
         mv.visitVarInsn(ALOAD, X);
         mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
@@ -1056,6 +1409,9 @@ final class Translator {
             mv.visitVarInsn(ISTORE, T3);
             mv.visitLabel(head);
             mv.visitVarInsn(ILOAD, REG0 + 1);
+            if (a16) {
+                mask(2);
+            }
             mv.visitJumpInsn(IFEQ, done);
             mv.visitIincInsn(T3, -1);
             mv.visitVarInsn(ILOAD, T3);
@@ -1065,40 +1421,111 @@ final class Translator {
             mv.visitLabel(more);
         }
         int seg = in.segment();
+        // the offsets: the registers themselves, or with 16-bit addressing SI and DI in EA and T4
+        int si = a16 ? EA : REG0 + 6;
+        int di = a16 ? T4 : REG0 + 7;
+        if (a16) {
+            mv.visitVarInsn(ILOAD, REG0 + 6);
+            mask(2);
+            mv.visitVarInsn(ISTORE, EA);
+            mv.visitVarInsn(ILOAD, REG0 + 7);
+            mask(2);
+            mv.visitVarInsn(ISTORE, T4);
+        }
         switch (m) {
             case MOVS -> {
-                read(seg, REG0 + 6, size);
+                read(seg, si, size);
                 mv.visitVarInsn(ISTORE, WV);
-                write(0, REG0 + 7, size, WV);
-                step(6);
-                step(7);
+                write(0, di, size, WV);
+                step(6, a16);
+                step(7, a16);
             }
             case STOS -> {
                 loadReg(size, 0);
                 mv.visitVarInsn(ISTORE, WV);
-                write(0, REG0 + 7, size, WV);
-                step(7);
+                write(0, di, size, WV);
+                step(7, a16);
             }
-            default -> { // LODS
-                read(seg, REG0 + 6, size);
+            case LODS -> {
+                read(seg, si, size);
                 storeReg(size, 0);
-                step(6);
+                step(6, a16);
+            }
+            default -> { // CMPS: [seg:SI] - ES:[DI]; SCAS: accumulator - ES:[DI] (values zero-extended)
+                if (m == Mnemonic.CMPS) {
+                    read(seg, si, size);
+                } else {
+                    loadReg(size, 0);
+                }
+                mv.visitVarInsn(ISTORE, WV);
+                read(0, di, size);
+                mv.visitVarInsn(ISTORE, T1);
+                if (m == Mnemonic.CMPS) {
+                    step(6, a16);
+                }
+                step(7, a16);
             }
         }
+        if (compare && !rep) {
+            mv.visitVarInsn(ILOAD, WV);
+            mv.visitVarInsn(ILOAD, T1);
+            mv.visitInsn(ISUB);
+            mv.visitVarInsn(ISTORE, T3);
+            recordFlags(LazyFlags.OP_SUB, size, WV, T1, T3, -1);
+        }
         if (rep) {
-            mv.visitIincInsn(REG0 + 1, -1);
+            if (a16) {
+                mv.visitVarInsn(ILOAD, REG0 + 1);
+                iconst(0xFFFF_0000);
+                mv.visitInsn(IAND);
+                mv.visitVarInsn(ILOAD, REG0 + 1);
+                iconst(1);
+                mv.visitInsn(ISUB);
+                mask(2);
+                mv.visitInsn(IOR);
+                mv.visitVarInsn(ISTORE, REG0 + 1);
+            } else {
+                mv.visitIincInsn(REG0 + 1, -1);
+            }
             written[1] = true;
+            if (compare) {
+                // this iteration's flags, then REPE goes on while equal, REPNE while not (SDM Vol. 2B, REP)
+                mv.visitVarInsn(ALOAD, X);
+                mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+                iconst(LazyFlags.OP_SUB);
+                iconst(size);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitInsn(ISUB);
+                mask(size);
+                iconst(0);
+                mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
+                mv.visitVarInsn(ILOAD, WV);
+                mv.visitVarInsn(ILOAD, T1);
+                mv.visitJumpInsn(in.repPrefix() == 0xF3 ? IF_ICMPNE : IF_ICMPEQ, done);
+            }
             mv.visitJumpInsn(GOTO, head);
             mv.visitLabel(done);
         }
-        return m != Mnemonic.LODS;
+        return m == Mnemonic.MOVS || m == Mnemonic.STOS;
     }
 
-    /** Adds the string step (T2) to register {@code n}. */
-    private void step(int n) {
+    /** Adds the string step (T2) to register {@code n} (only to its low half with 16-bit addressing). */
+    private void step(int n, boolean a16) {
+        if (a16) {
+            mv.visitVarInsn(ILOAD, REG0 + n);
+            iconst(0xFFFF_0000);
+            mv.visitInsn(IAND);
+        }
         mv.visitVarInsn(ILOAD, REG0 + n);
         mv.visitVarInsn(ILOAD, T2);
         mv.visitInsn(IADD);
+        if (a16) {
+            mask(2);
+            mv.visitInsn(IOR);
+        }
         mv.visitVarInsn(ISTORE, REG0 + n);
         written[n] = true;
     }
@@ -1121,17 +1548,7 @@ final class Translator {
         int size = in.size(0);
         destinationWithFlagsStored(in, size);
         Label none = new Label();
-        if (in.kind(1) == Instruction.KIND_IMM) {
-            iconst(in.imm() & 0x1F);
-            mv.visitVarInsn(ISTORE, T2);
-        } else {
-            loadReg(1, 1);
-            iconst(0x1F);
-            mv.visitInsn(IAND);
-            mv.visitVarInsn(ISTORE, T2);
-            mv.visitVarInsn(ILOAD, T2);
-            mv.visitJumpInsn(IFEQ, none);
-        }
+        shiftCount(in, 1, T2, none);
         mv.visitVarInsn(ILOAD, T1);
         mv.visitVarInsn(ILOAD, T2);
         iconst(left ? 1 : 0);
@@ -1148,6 +1565,24 @@ final class Translator {
         mv.visitMethodInsn(INVOKESTATIC, SELF, "rotateFlags", "(L" + LAZY + ";ZII)V", false);
         mv.visitLabel(none);
         return in.kind(0) == Instruction.KIND_MEM;
+    }
+
+    /**
+     * Stores a shift count operand (an immediate, or CL) masked to 5 bits into {@code local}; for
+     * CL, jumps to {@code none} when it is 0 (the instruction then changes nothing).
+     */
+    private void shiftCount(Instruction in, int operand, int local, Label none) {
+        if (in.kind(operand) == Instruction.KIND_IMM) {
+            iconst(in.imm() & 0x1F);
+            mv.visitVarInsn(ISTORE, local);
+        } else {
+            loadReg(1, 1);
+            iconst(0x1F);
+            mv.visitInsn(IAND);
+            mv.visitVarInsn(ISTORE, local);
+            mv.visitVarInsn(ILOAD, local);
+            mv.visitJumpInsn(IFEQ, none);
+        }
     }
 
     /** {@code a} (zero-extended from {@code size} bytes) rotated by {@code count} (1..31). */
@@ -1240,23 +1675,148 @@ final class Translator {
         return flat && (seg == 0 || seg == 2 || seg == 3);
     }
 
+    /**
+     * Pushes the value read at seg:offset. Through a flat segment the software-TLB hit path is
+     * emitted inline (no call the JIT might decline to inline): slot of the first byte, tag of the
+     * page of the last byte (so an access crossing a page misses), the slot's host buffer. Misses,
+     * MMIO, pages not backed by one buffer and faults go through the interpreter core.
+     */
     private void read(int seg, int offLocal, int size) {
-        mv.visitVarInsn(ALOAD, X);
-        iconst(seg);
-        mv.visitVarInsn(ILOAD, offLocal);
-        iconst(size);
-        iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "readFlat" : "read", "(L" + VCPU + ";IIII)I", false);
+        if (!flat(seg)) {
+            accessArgs(false, seg, offLocal, size);
+            iconst(user);
+            mv.visitMethodInsn(INVOKESTATIC, RT, "read", "(L" + VCPU + ";IIII)I", false);
+            return;
+        }
+        Label slow = new Label();
+        Label done = new Label();
+        tlbHit(offLocal, size, "readTag", "readBuf", slow);
+        hostIndex(offLocal, "readOff");
+        switch (size) {
+            case 4 -> mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "getInt", "(I)I", false);
+            case 2 -> {
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "getShort", "(I)S", false);
+                mask(2);
+            }
+            default -> {
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "get", "(I)B", false);
+                mask(1);
+            }
+        }
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        accessArgs(true, seg, offLocal, size);
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "read", "(III)I", true);
+        mv.visitLabel(done);
     }
 
+    /**
+     * Writes a local's value to seg:offset; through a flat segment with the hit path inline as in
+     * {@link #read}, for pages of RAM that no watch covers (code pages, traced page tables: their
+     * writes go through the memory API, which tells the watchers).
+     */
     private void write(int seg, int offLocal, int size, int valueLocal) {
+        if (!flat(seg)) {
+            accessArgs(false, seg, offLocal, size);
+            mv.visitVarInsn(ILOAD, valueLocal);
+            iconst(user);
+            mv.visitMethodInsn(INVOKESTATIC, RT, "write", "(L" + VCPU + ";IIIII)V", false);
+            return;
+        }
+        Label slow = new Label();
+        Label done = new Label();
+        tlbHit(offLocal, size, "writeTag", "writeBuf", slow);
         mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "mem", "Lorg/polyvisor/memory/GuestMemory;");
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "writePhys", "[J");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(LALOAD);
+        mv.visitMethodInsn(INVOKEINTERFACE, "org/polyvisor/memory/GuestMemory", "isWatched", "(J)Z", true);
+        mv.visitJumpInsn(IFNE, slow);
+        hostIndex(offLocal, "writeOff");
+        mv.visitVarInsn(ILOAD, valueLocal);
+        switch (size) {
+            case 4 -> mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "putInt", "(II)L" + BUFFER + ";", false);
+            case 2 -> {
+                mv.visitInsn(I2S);
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "putShort", "(IS)L" + BUFFER + ";", false);
+            }
+            default -> {
+                mv.visitInsn(I2B);
+                mv.visitMethodInsn(INVOKEVIRTUAL, BUFFER, "put", "(IB)L" + BUFFER + ";", false);
+            }
+        }
+        mv.visitInsn(POP);
+        mv.visitJumpInsn(GOTO, done);
+        mv.visitLabel(slow);
+        accessArgs(true, seg, offLocal, size);
+        mv.visitVarInsn(ILOAD, valueLocal);
+        mv.visitMethodInsn(INVOKEINTERFACE, CORE, "write", "(IIII)V", true);
+        mv.visitLabel(done);
+    }
+
+    /** Pushes the vCPU (or its interpreter core), segment, offset and size of an access. */
+    private void accessArgs(boolean core, int seg, int offLocal, int size) {
+        mv.visitVarInsn(ALOAD, X);
+        if (core) {
+            mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
+        }
         iconst(seg);
         mv.visitVarInsn(ILOAD, offLocal);
         iconst(size);
-        mv.visitVarInsn(ILOAD, valueLocal);
-        iconst(user);
-        mv.visitMethodInsn(INVOKESTATIC, RT, flat(seg) ? "writeFlat" : "write", "(L" + VCPU + ";IIIII)V", false);
+    }
+
+    /**
+     * The TLB check of an inline access: SLOT = the slot of the offset's page; jumps to
+     * {@code miss} unless the slot's tag is {@link Rt#tlbKey} of the access and it has a host
+     * buffer, which is then in BUF.
+     */
+    private void tlbHit(int offLocal, int size, String tags, String buffers, Label miss) {
+        mv.visitVarInsn(ILOAD, offLocal);
+        iconst(12);
+        mv.visitInsn(IUSHR);
+        iconst(InterpreterCore.TLB_SIZE - 1);
+        mv.visitInsn(IAND);
+        mv.visitVarInsn(ISTORE, SLOT);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, tags, "[J");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(LALOAD);
+        mv.visitVarInsn(ILOAD, offLocal);
+        if (size > 1) {
+            iconst(size - 1);
+            mv.visitInsn(IADD);
+        }
+        iconst(10);
+        mv.visitInsn(IUSHR);
+        iconst(~3);
+        mv.visitInsn(IAND);
+        iconst(user | 1);
+        mv.visitInsn(IOR);
+        mv.visitInsn(I2L);
+        mv.visitInsn(LCMP);
+        mv.visitJumpInsn(IFNE, miss);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, buffers, "[L" + BUFFER + ";");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(AALOAD);
+        mv.visitInsn(DUP);
+        mv.visitVarInsn(ASTORE, BUF);
+        mv.visitJumpInsn(IFNULL, miss);
+    }
+
+    /** Pushes BUF and the access's index in it: the slot's page offset plus the offset in the page. */
+    private void hostIndex(int offLocal, String offsets) {
+        mv.visitVarInsn(ALOAD, BUF);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, offsets, "[I");
+        mv.visitVarInsn(ILOAD, SLOT);
+        mv.visitInsn(IALOAD);
+        mv.visitVarInsn(ILOAD, offLocal);
+        iconst(0xFFF);
+        mv.visitInsn(IAND);
+        mv.visitInsn(IADD);
     }
 
     // ---- stack ----

@@ -1,5 +1,6 @@
 package org.polyvisor.cpu.interpreter.core;
 
+import java.nio.ByteBuffer;
 import org.osgi.annotation.versioning.ProviderType;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.VcpuContext;
@@ -163,6 +164,24 @@ public interface InterpreterCore {
 
     /** @return write TLB guest-physical page by slot (live) */
     long[] tlbWritePhys();
+
+    /**
+     * @return per read TLB slot, the little-endian buffer backing its page, or null when the page
+     *         is MMIO or not backed by one region alone (live; valid while the slot's tag is)
+     */
+    ByteBuffer[] tlbReadBuffers();
+
+    /** @return per read TLB slot, the offset of its page in {@link #tlbReadBuffers()} (live) */
+    int[] tlbReadOffsets();
+
+    /**
+     * @return per write TLB slot, the buffer backing its page when it is RAM backed by one region
+     *         alone, else null (live; valid while the slot's tag is; watches are not reflected)
+     */
+    ByteBuffer[] tlbWriteBuffers();
+
+    /** @return per write TLB slot, the offset of its page in {@link #tlbWriteBuffers()} (live) */
+    int[] tlbWriteOffsets();
 
     /** @return the guest's memory */
     GuestMemory memory();

@@ -1,5 +1,6 @@
 package org.polyvisor.cpu.interpreter.internal;
 
+import java.nio.ByteBuffer;
 import org.polyvisor.cpu.CpuEngine;
 import org.polyvisor.cpu.VcpuContext;
 import org.polyvisor.cpu.interpreter.core.BlockRunner;
@@ -146,6 +147,26 @@ public final class CoreBridge implements InterpreterCore {
     @Override
     public long[] tlbWritePhys() {
         return c.tlb.writePhys;
+    }
+
+    @Override
+    public ByteBuffer[] tlbReadBuffers() {
+        return c.tlb.readBuf;
+    }
+
+    @Override
+    public int[] tlbReadOffsets() {
+        return c.tlb.readOff;
+    }
+
+    @Override
+    public ByteBuffer[] tlbWriteBuffers() {
+        return c.tlb.writeBuf;
+    }
+
+    @Override
+    public int[] tlbWriteOffsets() {
+        return c.tlb.writeOff;
     }
 
     @Override
