@@ -109,14 +109,15 @@ class RealGuestsEndToEndTest {
     @Test
     void debianKernelFindsTheApicsInTheMpTablesAndBootsBothProcessors(@TempDir Path dir) throws Exception {
         // Opt-in (-Dpolyvisor.linux.smp=true): the boot takes about 4 minutes to the shell with
-        // the interpreter on a loaded host (239 s), and it is not yet shown reliable. Once, on an
+        // the interpreter on a loaded host (210-239 s), and it is not yet shown reliable. Once, on an
         // idle host, CPU 1 stopped in calibrate_delay after "calibrate_delay_direct() failed to get
         // a good estimate" (jiffies no longer moved on CPU 0). A possible cause has been fixed since
         // (the interpreter ignored LOCK, so a spin lock of the two CPUs could be held by both or
         // stay taken with interrupts off), but that stall was not reproduced on a loaded host with
-        // or without the fix, so it is not proven gone. On a loaded host PIT and LAPIC-timer ticks
-        // coalesce, so guest time runs slower than the host's. The MP tables themselves are
-        // checked by bundles/boot's MpTableTest.
+        // or without the fix, so it is not proven gone. On a loaded host the PIT's ticks are kept
+        // and delivered late (so the LAPIC timer calibrates), but missed LAPIC-timer ticks still
+        // merge, so guest time runs slower than the host's. The MP tables themselves are checked
+        // by bundles/boot's MpTableTest.
         Assumptions.assumeTrue(Boolean.getBoolean("polyvisor.linux.smp"),
                 "two-vCPU Debian boot is opt-in (-Dpolyvisor.linux.smp=true): about 4 minutes, and the "
                 + "application processor's calibrate_delay stall seen once on an idle host is not proven fixed");
