@@ -92,6 +92,8 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
 
     private int deviceLevels;
     private boolean picOutput;
+    /** Set while IOAPIC pin 2 (the PIT's IRQ 0) is driven: its ticks are kept, not merged (LocalApic#keepTick). */
+    private boolean pitTick;
     /** The vCPU whose guest access (MMIO, port, MSR) is being handled, or -1. */
     private int accessing = -1;
     private boolean closed;
@@ -410,7 +412,9 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
             }
             return;
         }
-        t.accept(vector, level);
+        if (!t.accept(vector, level) && pitTick && !level) {
+            t.keepTick(vector); // merged into a pending tick: delivered again at the EOI
+        }
     }
 
     // ---- lines and the 8259 pair ------------------------------------------------------------------
@@ -434,7 +438,12 @@ final class ApicChip implements IrqChip, LocalApic.Host, IoApic.Host {
     /** The IOAPIC pin of a line: ISA IRQ 0 and GSI 2 share pin 2; pin 0 is the 8259's INTR. */
     private void driveIoApicPin(int gsi) {
         if (gsi == 0 || gsi == PIT_PIN) {
-            ioapic.setPin(PIT_PIN, (deviceLevels & (1 | 1 << PIT_PIN)) != 0);
+            pitTick = true;
+            try {
+                ioapic.setPin(PIT_PIN, (deviceLevels & (1 | 1 << PIT_PIN)) != 0);
+            } finally {
+                pitTick = false;
+            }
         } else {
             ioapic.setPin(gsi, (deviceLevels & (1 << gsi)) != 0);
         }

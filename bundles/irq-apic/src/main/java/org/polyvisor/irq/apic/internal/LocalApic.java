@@ -159,6 +159,18 @@ final class LocalApic {
     private int sipiVector = -1;
     private boolean waitForSipi;
 
+    /**
+     * Timer ticks of the PIT (IOAPIC pin 2) that found their vector still requested in IRR: each
+     * EOI of that vector requests it again, one tick at a time, as KVM's PIT does in its default
+     * reinject mode. A vCPU thread that the host runs late then still sees every tick, so guest
+     * time counted in ticks (jiffies, and Linux's LAPIC timer and TSC checks against it) keeps up
+     * with the VM clock instead of falling behind. Not part of the saved state (a swap drops them).
+     */
+    private int keptTickVector = -1;
+    private int keptTicks;
+    /** At most this many kept ticks (a second at HZ=1000); more are merged as before. */
+    static final int MAX_KEPT_TICKS = 1000;
+
     /** Posted-interrupt requests (virtual delivery): 256 bits not yet moved into IRR. */
     private final int[] pir = new int[8];
     /** Outstanding-notification bit: PIR holds something; read lock-free by the vCPU's poll. */
@@ -214,6 +226,8 @@ final class LocalApic {
         timerStart = 0;
         tscDeadline = 0;
         disarm();
+        keptTickVector = -1;
+        keptTicks = 0;
     }
 
     /** An INIT IPI arrived: reset the registers now; the engine resets the CPU when it takes it. */
@@ -379,6 +393,23 @@ final class LocalApic {
         clear(isr, v);
         if (test(tmr, v)) {
             host.eoiBroadcast(v);
+        }
+        if (v == keptTickVector && keptTicks > 0 && !test(irr, v)) {
+            keptTicks--;
+            set(irr, v);
+            host.count("pit-ticks-reinjected");
+        }
+    }
+
+    /** A PIT tick arrived while its vector was still requested: keep it for a later EOI. */
+    void keepTick(int vector) {
+        if (vector != keptTickVector) {
+            keptTickVector = vector;
+            keptTicks = 0;
+        }
+        if (keptTicks < MAX_KEPT_TICKS) {
+            keptTicks++;
+            host.count("pit-ticks-kept");
         }
     }
 

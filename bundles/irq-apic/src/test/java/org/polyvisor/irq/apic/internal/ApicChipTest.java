@@ -187,6 +187,26 @@ class ApicChipTest {
         assertEquals(0x38, h.ack(0));
     }
 
+    /** KVM-style reinjection: PIT ticks that pile up while the vCPU is late are all delivered, one per EOI. */
+    @Test
+    void pitTicksThatFindTheirVectorPendingAreDeliveredAgainOnePerEoi() {
+        make(1);
+        h.enable(0);
+        h.route(2, 0x30, 0, false, false);
+        h.route(8, 0x38, 0, false, false);
+        for (int i = 0; i < 5; i++) {
+            h.chip.line(0).pulse(); // five timer ticks before the vCPU takes one
+        }
+        assertEquals(4, h.stat("pit-ticks-kept"));
+        assertEquals(5, h.drain(0), "every tick reaches the guest");
+        assertEquals(4, h.stat("pit-ticks-reinjected"));
+        assertEquals(0, h.drain(0));
+        // other edge lines still merge while requested, as the hardware's IRR does
+        h.chip.line(8).pulse();
+        h.chip.line(8).pulse();
+        assertEquals(1, h.drain(0));
+    }
+
     @Test
     void levelPinSetsRemoteIrrUntilEoiAndRedeliversWhileAsserted() {
         make(1);
