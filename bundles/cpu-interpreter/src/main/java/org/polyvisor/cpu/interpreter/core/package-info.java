@@ -11,6 +11,9 @@
  * each accessor, and must only touch them on the vCPU thread.
  *
  * <p>1.1: {@link org.polyvisor.cpu.interpreter.core.InterpreterCore#acceptsCpuModel}.
+ * <p>1.2: {@link org.polyvisor.cpu.interpreter.core.InterpreterCore#event} (INT n, INT3, INTO, UD2
+ * and IRET through the interpreter's own delivery) and the TLB's host buffers and offsets
+ * ({@link org.polyvisor.cpu.interpreter.core.InterpreterCore#tlbReadBuffers} and the others).
  */
 @org.osgi.annotation.bundle.Export
 @org.osgi.annotation.versioning.Version("1.2.0")
