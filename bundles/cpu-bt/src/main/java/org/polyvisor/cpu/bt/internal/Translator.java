@@ -72,6 +72,12 @@ final class Translator {
     private static final int LAST_LOCAL = 23;
     /** A long (two slots), after the int locals. */
     private static final int PRODUCT = 24;
+    // The instruction a fault was raised at: its EIP, its index in its block, and the lazy flags
+    // operation then (op | size << 8, or -1 when the flags are already stored). Set by the
+    // instruction's handler stub, read by the method's one shared exception handler.
+    private static final int FAULT_EIP = 26;
+    private static final int FAULT_IDX = 27;
+    private static final int FAULT_FLAGS = 28;
 
     /** What a translation attempt produced. */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
@@ -92,7 +98,10 @@ final class Translator {
     private int fsize = 4;
     private final Label exit = new Label();
     private final Label loopHead = new Label();
-    private final List<Runnable> handlers = new ArrayList<>();
+    /** The exception handler the stubs of all faulting instructions go on in, once one is made. */
+    private Label faultHandler;
+    /** Per faulting instruction: the stub that records it and jumps to {@link #faultHandler}. */
+    private final List<Runnable> faultSites = new ArrayList<>();
     private int index;
     private int blockSize;
     private int instrEip;
@@ -291,6 +300,10 @@ final class Translator {
         }
         mv.visitInsn(LCONST_0);
         mv.visitVarInsn(LSTORE, PRODUCT);
+        for (int l = FAULT_EIP; l <= FAULT_FLAGS; l++) {
+            mv.visitInsn(ICONST_0);
+            mv.visitVarInsn(ISTORE, l);
+        }
         for (int i = 0; i < 8; i++) {
             mv.visitVarInsn(ALOAD, X);
             mv.visitFieldInsn(GETFIELD, VCPU, "r", "[I");
@@ -311,13 +324,7 @@ final class Translator {
             Label start = new Label();
             Label end = new Label();
             if (mayFault(in)) {
-                Label handler = new Label();
-                mv.visitTryCatchBlock(start, end, handler, "org/polyvisor/x86/X86Exception");
-                final int hEip = instrEip;
-                final int hIndex = index;
-                final int hOp = fop;
-                final int hSize = fsize;
-                handlers.add(() -> faultHandler(handler, hEip, hIndex, hOp, hSize));
+                mv.visitTryCatchBlock(start, end, faultSite(), "org/polyvisor/x86/X86Exception");
             }
             mv.visitLabel(start);
             boolean stored = instruction(in, next, materializeOnBackEdge);
@@ -346,8 +353,11 @@ final class Translator {
         mv.visitVarInsn(ILOAD, EXIT_K);
         mv.visitInsn(IADD);
         mv.visitInsn(IRETURN);
-        for (Runnable h : handlers) {
-            h.run();
+        for (Runnable site : faultSites) {
+            site.run();
+        }
+        if (faultHandler != null) {
+            emitFaultHandler();
         }
         mv.visitMaxs(0, 0);
         mv.visitEnd();
@@ -680,22 +690,64 @@ final class Translator {
         mv.visitJumpInsn(GOTO, exit);
     }
 
-    private void faultHandler(Label handler, int eip, int idx, int op, int size) {
-        mv.visitLabel(handler);
+    /**
+     * The handler of the next instruction, emitted after the code: it records where the
+     * instruction faulted (its EIP, index and the flags state) and goes on in the shared one.
+     * (One full handler per instruction made a third to a half of a translation's bytecode.)
+     */
+    private Label faultSite() {
+        if (faultHandler == null) {
+            faultHandler = new Label();
+        }
+        Label site = new Label();
+        int eip = instrEip;
+        int idx = index;
+        int flags = fop < 0 ? -1 : fop | fsize << 8;
+        faultSites.add(() -> {
+            mv.visitLabel(site);
+            iconst(eip);
+            mv.visitVarInsn(ISTORE, FAULT_EIP);
+            iconst(idx);
+            mv.visitVarInsn(ISTORE, FAULT_IDX);
+            iconst(flags);
+            mv.visitVarInsn(ISTORE, FAULT_FLAGS);
+            mv.visitJumpInsn(GOTO, faultHandler);
+        });
+        return site;
+    }
+
+    /**
+     * The handler every faulting instruction's stub goes on in: writes back the state as of the
+     * instruction's start (registers, flags, EIP, ESP, retired count) from the locals the stub
+     * set and rethrows. Registers not yet changed are written back unchanged.
+     */
+    private void emitFaultHandler() {
+        mv.visitLabel(faultHandler);
         // stack: the X86Exception
         writeBack();
-        if (op >= 0) {
-            storeFlags(op, size);
-        }
+        Label stored = new Label();
+        mv.visitVarInsn(ILOAD, FAULT_FLAGS);
+        mv.visitJumpInsn(IFLT, stored);
+        mv.visitVarInsn(ALOAD, X);
+        mv.visitFieldInsn(GETFIELD, VCPU, "lazy", "L" + LAZY + ";");
+        mv.visitVarInsn(ILOAD, FAULT_FLAGS);
+        iconst(0xFF);
+        mv.visitInsn(IAND);
+        mv.visitVarInsn(ILOAD, FAULT_FLAGS);
+        iconst(8);
+        mv.visitInsn(IUSHR);
+        loadFlagOperands();
+        mv.visitMethodInsn(INVOKEVIRTUAL, LAZY, "setWithCarry", "(IIIIII)V", false);
+        mv.visitLabel(stored);
         mv.visitVarInsn(ALOAD, X);
         mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
-        iconst(eip);
+        mv.visitVarInsn(ILOAD, FAULT_EIP);
         mv.visitVarInsn(ILOAD, REG0 + 4);
         mv.visitMethodInsn(INVOKEINTERFACE, CORE, "beginInstruction", "(II)V", true);
         mv.visitVarInsn(ALOAD, X);
         mv.visitFieldInsn(GETFIELD, VCPU, "core", "L" + CORE + ";");
         mv.visitVarInsn(ILOAD, N);
-        iconst(idx);
+        mv.visitVarInsn(ILOAD, FAULT_IDX);
         mv.visitInsn(IADD);
         mv.visitInsn(I2L);
         mv.visitMethodInsn(INVOKEINTERFACE, CORE, "addRetired", "(J)V", true);
