@@ -50,6 +50,18 @@ final class BtEngine implements CpuEngine, BlockRunner {
     private int segmentGeneration = -1;
     /** {@link Translator#FLAT} when DS, ES and SS are flat (base 0, all offsets valid), else 0. */
     private int flat;
+    /**
+     * Return-address prediction: a shadow stack of the translations that ended in a CALL, newest
+     * on top. At a RET the top is popped; when the guest returned to that call's return address,
+     * the entry its returns went to last ({@link BlockCache.Entry#returnTo}) runs next, checked
+     * like a chain link, without a lookup. Only ever a guess: a wrong one costs a lookup.
+     */
+    static final int RETURN_DEPTH = 64;
+    private final BlockCache.Entry[] returnStack = new BlockCache.Entry[RETURN_DEPTH];
+    private int returnTop;
+    private int returnDepth;
+    private long returnsPredicted;
+    private long returnsMispredicted;
     private final long[] sensitiveSites = new long[Sensitive.values().length];
     private final long[] sensitiveRuns = new long[Sensitive.values().length];
 
@@ -65,11 +77,34 @@ final class BtEngine implements CpuEngine, BlockRunner {
     public int run(int budget) {
         int done = 0;
         BlockCache.Entry prev = null;
+        int prevRan = 0;
         try {
             while (true) {
                 int eip = core.eip();
-                BlockCache.Entry e = prev == null || !chain ? null : prev.successor(eip);
-                if (e != null && e.valid && stillMapped(e, eip, prev.mode)) {
+                BlockCache.Entry e = null;
+                BlockCache.Entry caller = null;
+                if (prev != null && chain) {
+                    if (prev.end == Translator.END_RET && prevRan == prev.instructions) {
+                        caller = popReturn(eip);
+                        if (caller != null) {
+                            e = caller.returnTo;
+                            if (e != null && e.eip == eip && e.mode == prev.mode && e.valid
+                                    && stillMapped(e, eip, prev.mode)) {
+                                returnsPredicted++;
+                                caller = null; // (its prediction stands)
+                            } else {
+                                e = null;
+                            }
+                        }
+                    }
+                    if (e == null) {
+                        e = prev.successor(eip);
+                        if (e != null && !(e.valid && stillMapped(e, eip, prev.mode))) {
+                            e = null;
+                        }
+                    }
+                }
+                if (e != null) {
                     chainedRuns++;
                     e.referenced = true;
                 } else {
@@ -107,6 +142,9 @@ final class BtEngine implements CpuEngine, BlockRunner {
                         cache.link(prev, e); // the next run of prev reaches e without this lookup
                     }
                 }
+                if (caller != null) {
+                    caller.returnTo = e; // where this call site's returns go: the next prediction
+                }
                 CompiledBlock code = e.code;
                 if (code == null) {
                     if (e.sensitive != null && done == 0) {
@@ -121,12 +159,17 @@ final class BtEngine implements CpuEngine, BlockRunner {
                     break; // part of it is beyond the CS limit: the interpreter faults at the right byte
                 }
                 x.invalidated = false;
-                done += code.run(x, budget - done);
+                int ran = code.run(x, budget - done);
+                done += ran;
                 blocksRun++;
+                if (e.end == Translator.END_CALL && ran == e.instructions) {
+                    pushReturn(e); // it ran to its CALL: the callee's RET should come back after it
+                }
                 if (done >= budget) {
                     break;
                 }
                 prev = e;
+                prevRan = ran;
             }
         } catch (X86Exception fault) {
             core.addRetired(done);
@@ -135,6 +178,37 @@ final class BtEngine implements CpuEngine, BlockRunner {
         }
         translatedInstructions += done;
         return done;
+    }
+
+    /** Remembers a translation that ended in a CALL, the return-address prediction's next entry. */
+    private void pushReturn(BlockCache.Entry caller) {
+        returnStack[returnTop] = caller;
+        returnTop = (returnTop + 1) & (RETURN_DEPTH - 1);
+        if (returnDepth < RETURN_DEPTH) {
+            returnDepth++; // (past the depth, the oldest is overwritten: its return goes through the lookup)
+        }
+    }
+
+    /**
+     * Takes the latest call off the shadow stack at a RET that came back to an EIP.
+     *
+     * @return the translation that ended in the matching CALL, or null when the stack is empty
+     *         or the RET did not return to that call's return address (a changed return address,
+     *         a longjmp-like unwinding, or calls the interpreter ran: the stack lost track)
+     */
+    private BlockCache.Entry popReturn(int eip) {
+        if (returnDepth == 0) {
+            return null;
+        }
+        returnDepth--;
+        returnTop = (returnTop - 1) & (RETURN_DEPTH - 1);
+        BlockCache.Entry caller = returnStack[returnTop];
+        returnStack[returnTop] = null;
+        if (caller.returnEip() != eip) {
+            returnsMispredicted++;
+            return null;
+        }
+        return caller;
     }
 
     /**
@@ -185,6 +259,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
             e.lastEip = eip + r.guestBytes() - 1;
             e.guestBytes = r.guestBytes();
             e.instructions = r.instructions();
+            e.end = r.end();
             e.code = r.code();
         }
         cache.install(e, r, page);
@@ -244,6 +319,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
         m.put("bt-evictions", cache.evicted);
         m.put("bt-chain-links", cache.chainLinks);
         m.put("bt-chained-runs", chainedRuns);
+        m.put("bt-returns-predicted", returnsPredicted);
+        m.put("bt-returns-mispredicted", returnsMispredicted);
         for (Sensitive s : Sensitive.values()) {
             m.put("bt-sensitive-sites-" + s.label, sensitiveSites[s.ordinal()]);
             m.put("bt-sensitive-runs-" + s.label, sensitiveRuns[s.ordinal()]);

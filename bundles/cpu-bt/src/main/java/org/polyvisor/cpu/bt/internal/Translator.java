@@ -81,8 +81,23 @@ final class Translator {
 
     /** What a translation attempt produced. */
     record Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
-                  Sensitive stoppedAtClass) {
+                  Sensitive stoppedAtClass, int end) {
+
+        Result(CompiledBlock code, int instructions, int guestBytes, int bytecodeBytes, Instruction stoppedAt,
+               Sensitive stoppedAtClass) {
+            this(code, instructions, guestBytes, bytecodeBytes, stoppedAt, stoppedAtClass, END_OTHER);
+        }
     }
+
+    // How a translation ends ({@link Result#end}): its last instruction.
+    /** Anything but the three below. */
+    static final int END_OTHER = 0;
+    /** A near CALL: it leaves at the target with the return address (the next EIP) pushed. */
+    static final int END_CALL = 1;
+    /** A near RET. */
+    static final int END_RET = 2;
+    /** An indirect near JMP. */
+    static final int END_JMP_INDIRECT = 3;
 
     private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
 
@@ -190,7 +205,14 @@ final class Translator {
             MethodHandles.Lookup hidden = LOOKUP.defineHiddenClass(bytes, true);
             CompiledBlock code = (CompiledBlock) hidden.findConstructor(hidden.lookupClass(),
                     MethodType.methodType(void.class)).invoke();
-            return new Result(code, block.size(), offset, bytes.length, stop, cls);
+            Instruction last = block.get(block.size() - 1);
+            int end = switch (last.mnemonic()) {
+                case CALL -> END_CALL;
+                case RET -> END_RET;
+                case JMP -> last.kind(0) == Instruction.KIND_IMM ? END_OTHER : END_JMP_INDIRECT;
+                default -> END_OTHER;
+            };
+            return new Result(code, block.size(), offset, bytes.length, stop, cls, end);
         } catch (Throwable t) {
             throw new IllegalStateException("translation of " + block.size() + " instructions at "
                     + Integer.toHexString(eip) + " failed: " + t, t);
