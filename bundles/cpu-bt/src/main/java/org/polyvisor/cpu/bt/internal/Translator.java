@@ -715,7 +715,8 @@ final class Translator {
     /**
      * The handler of the next instruction, emitted after the code: it records where the
      * instruction faulted (its EIP, index and the flags state) and goes on in the shared one.
-     * (One full handler per instruction made a third to a half of a translation's bytecode.)
+     * (It replaces a full write-back handler per instruction: mix 270 -> 243 B of bytecode per guest
+     * instruction, call 470 -> 450.)
      */
     private Label faultSite() {
         if (faultHandler == null) {
