@@ -33,12 +33,14 @@ class TranslationTest {
     void threshold() {
         // These programs are sized for this hotness threshold, whatever the engine's default.
         System.setProperty("polyvisor.bt.threshold", "24");
+        System.setProperty("polyvisor.bt.returnStack", "true"); // (off by default) these check it too
     }
 
     @AfterEach
     void restore() {
         TestMachine.engines = INTERPRETER;
         System.clearProperty("polyvisor.bt.threshold");
+        System.clearProperty("polyvisor.bt.returnStack");
     }
 
     private static TestMachine machine(Function<VcpuContext, CpuEngine> engine, int[] code) {

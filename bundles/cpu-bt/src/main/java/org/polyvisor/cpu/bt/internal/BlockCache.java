@@ -415,6 +415,14 @@ final class BlockCache {
         }
     }
 
+    /**
+     * The entry at a slot of the clock ring ({@link Entry#slot}), or null. Entries move when the
+     * ring is compacted, so this may be another entry than the one that had the slot.
+     */
+    Entry atSlot(int slot) {
+        return slot >= 0 && slot < ringEnd ? ring[slot] : null;
+    }
+
     /** @return translations and untranslatable addresses held */
     int size() {
         return size;

@@ -37,6 +37,15 @@ final class BtEngine implements CpuEngine, BlockRunner {
     /** Whether blocks follow their chain links ({@code polyvisor.bt.chain}, default true). */
     private final boolean chain = !"false".equals(System.getProperty("polyvisor.bt.chain"));
 
+    /**
+     * Whether returns are predicted through the shadow stack ({@code polyvisor.bt.returnStack},
+     * default false). Off by default: on the call benchmark (recursive fib, three return sites,
+     * all held by the RET block's links and inline cache) it measured no faster, and in 2 of 3
+     * interleaved rounds slower, than without it; it is for code whose functions have more
+     * callers than an inline cache holds.
+     */
+    private final boolean predictReturns = Boolean.getBoolean("polyvisor.bt.returnStack");
+
     private final InterpreterCore core;
     private final CpuEngine interpreter;
     private final Vcpu x;
@@ -57,7 +66,14 @@ final class BtEngine implements CpuEngine, BlockRunner {
      * like a chain link, without a lookup. Only ever a guess: a wrong one costs a lookup.
      */
     static final int RETURN_DEPTH = 64;
-    private final BlockCache.Entry[] returnStack = new BlockCache.Entry[RETURN_DEPTH];
+    /**
+     * The shadow stack holds each call's return address and its translation's slot in the cache
+     * ({@link BlockCache#atSlot}), not the entry: ints, so a push is no reference store (each of
+     * those paid the garbage collector's write barrier). A slot reused by another entry is
+     * harmless: its prediction is checked like any other.
+     */
+    private final int[] returnEips = new int[RETURN_DEPTH];
+    private final int[] returnSlots = new int[RETURN_DEPTH];
     private int returnTop;
     private int returnDepth;
     private long returnsPredicted;
@@ -84,7 +100,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 BlockCache.Entry e = null;
                 BlockCache.Entry caller = null;
                 if (prev != null && chain) {
-                    if (prev.end == Translator.END_RET && prevRan == prev.instructions) {
+                    if (prev.end == Translator.END_RET && prevRan == prev.instructions && predictReturns) {
                         caller = popReturn(eip);
                         if (caller != null) {
                             e = caller.returnTo;
@@ -162,7 +178,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 int ran = code.run(x, budget - done);
                 done += ran;
                 blocksRun++;
-                if (e.end == Translator.END_CALL && ran == e.instructions) {
+                if (e.end == Translator.END_CALL && ran == e.instructions && predictReturns) {
                     pushReturn(e); // it ran to its CALL: the callee's RET should come back after it
                 }
                 if (done >= budget) {
@@ -182,7 +198,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
 
     /** Remembers a translation that ended in a CALL, the return-address prediction's next entry. */
     private void pushReturn(BlockCache.Entry caller) {
-        returnStack[returnTop] = caller;
+        returnEips[returnTop] = caller.returnEip();
+        returnSlots[returnTop] = caller.slot;
         returnTop = (returnTop + 1) & (RETURN_DEPTH - 1);
         if (returnDepth < RETURN_DEPTH) {
             returnDepth++; // (past the depth, the oldest is overwritten: its return goes through the lookup)
@@ -202,13 +219,12 @@ final class BtEngine implements CpuEngine, BlockRunner {
         }
         returnDepth--;
         returnTop = (returnTop - 1) & (RETURN_DEPTH - 1);
-        BlockCache.Entry caller = returnStack[returnTop];
-        returnStack[returnTop] = null;
-        if (caller.returnEip() != eip) {
+        if (returnEips[returnTop] != eip) {
             returnsMispredicted++;
             return null;
         }
-        return caller;
+        BlockCache.Entry caller = cache.atSlot(returnSlots[returnTop]);
+        return caller != null && caller.returnEip() == eip ? caller : null;
     }
 
     /**
