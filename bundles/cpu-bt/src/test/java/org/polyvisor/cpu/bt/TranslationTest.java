@@ -36,12 +36,14 @@ class TranslationTest {
     void threshold() {
         // These programs are sized for this hotness threshold, whatever the engine's default.
         System.setProperty("polyvisor.bt.threshold", "24");
+        System.setProperty("polyvisor.bt.returnStack", "true"); // (off by default) these check it too
     }
 
     @AfterEach
     void restore() {
         TestMachine.engines = INTERPRETER;
         System.clearProperty("polyvisor.bt.threshold");
+        System.clearProperty("polyvisor.bt.returnStack");
     }
 
     private static TestMachine machine(Function<VcpuContext, CpuEngine> engine, int[] code) {
@@ -792,6 +794,7 @@ class TranslationTest {
         assertTrue(s.get("bt-translated-instructions") > s.get("instructions") * 2 / 3, "ran translated: " + s);
         assertEquals(0L, s.get("bt-evictions"));
     }
+
     @Test
     void softwareInterruptsExceptionsAndIretRunTranslatedInProtectedMode() {
         // INT n, UD2 (#UD), INT3 and INTO (#OF when the add overflowed) go through ring-0 interrupt
@@ -842,6 +845,100 @@ class TranslationTest {
         assertTranslatedShare(s, 1, 2);
     }
 
+    /** A code image of {@code size} bytes of HLT. */
+    private static int[] hltImage(int size) {
+        int[] image = new int[size];
+        java.util.Arrays.fill(image, 0xF4);
+        return image;
+    }
+
+    /** Copies bytes into a code image at an offset from CODE. */
+    private static void put(int[] image, int offset, int... bytes) {
+        System.arraycopy(bytes, 0, image, offset, bytes.length);
+    }
+
+    @Test
+    void aReturnToAChangedReturnAddressIsNotPredicted() {
+        // Every fourth call, the callee adds 3 to its return address on the stack: its RET then
+        // comes back past the `add edx, 1`. The shadow stack predicts the call's own return
+        // address; the changed one must be found out and go through the lookup.
+        int[] code = hltImage(0x40);
+        put(code, 0x00, 0xB9, 0xE8, 0x03, 0x00, 0x00);             // 10000: mov ecx, 1000
+        put(code, 0x05, 0x31, 0xD2);                               // 10005: xor edx, edx
+        put(code, 0x07, 0xE8, 0x14, 0x00, 0x00, 0x00);             // 10007: call f (10020)
+        put(code, 0x0C, 0x83, 0xC2, 0x01);                         // 1000c: add edx, 1
+        put(code, 0x0F, 0x81, 0xC2, 0x00, 0x01, 0x00, 0x00);       // 1000f: add edx, 0x100
+        put(code, 0x15, 0x49);                                     // 10015: dec ecx
+        put(code, 0x16, 0x75, 0xEF);                               // 10016: jnz 10007
+        put(code, 0x20, 0xF6, 0xC1, 0x03);                         // 10020: f: test cl, 3
+        put(code, 0x23, 0x75, 0x07);                               // 10023: jnz 1002c
+        put(code, 0x25, 0x83, 0x04, 0x24, 0x03);                   // 10025: add dword [esp], 3
+        put(code, 0x29, 0xC3);                                     // 10029: ret (to 1000f)
+        put(code, 0x2C, 0xC3);                                     // 1002c: ret (to 1000c)
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-returns-predicted") > 500, "returns to the pushed address predicted: " + s);
+        assertTrue(s.get("bt-returns-mispredicted") > 100, "returns to the changed address not: " + s);
+        assertTranslatedShare(s, 2, 3);
+    }
+
+    @Test
+    void codeAtAReturnAddressPatchedByTheCalleeIsRetranslated() {
+        // The callee stores ECX into the immediate of the `mov eax, imm32` its RET returns to: the
+        // predicted return target is dropped code every time and must not run.
+        int[] code = hltImage(0x40);
+        put(code, 0x00, 0xB9, 0xF4, 0x01, 0x00, 0x00);             // 10000: mov ecx, 500
+        put(code, 0x05, 0x31, 0xD2);                               // 10005: xor edx, edx
+        put(code, 0x07, 0xE8, 0x24, 0x00, 0x00, 0x00);             // 10007: call f (10030)
+        put(code, 0x0C, 0xB8, 0x00, 0x00, 0x00, 0x00);             // 1000c: mov eax, imm32 (at 1000d)
+        put(code, 0x11, 0x01, 0xC2);                               // 10011: add edx, eax
+        put(code, 0x13, 0x49);                                     // 10013: dec ecx
+        put(code, 0x14, 0x75, 0xF1);                               // 10014: jnz 10007
+        put(code, 0x30, 0x89, 0x0D, 0x0D, 0x00, 0x01, 0x00);       // 10030: f: mov [1000d], ecx
+        put(code, 0x36, 0xC3);                                     // 10036: ret
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        assertTrue(s.get("bt-invalidations") > 10, "the code after the call dropped by the patches: " + s);
+        assertTrue(s.get("bt-translated-instructions") > 0, "ran translated: " + s);
+    }
+
+    @Test
+    void callsAndReturnsAcrossPagesAndAddressSpaces() {
+        // The loop switches CR3 between two page directories at every iteration and calls 11000,
+        // which the two map to different physical pages holding different code (add ebx, 1 or
+        // add ebx, 2); that code calls back into a helper on the first page. Chain links and
+        // return predictions must follow the mapping, not the linear address.
+        int[] code = hltImage(0x2010);
+        put(code, 0x00, 0xB9, 0xD0, 0x07, 0x00, 0x00);             // 10000: mov ecx, 2000
+        put(code, 0x05, 0xB8, 0x00, 0x00, 0x04, 0x00);             // 10005: mov eax, 0x40000
+        put(code, 0x0A, 0x35, 0x00, 0x10, 0x00, 0x00);             // 1000a: xor eax, 0x1000
+        put(code, 0x0F, 0x0F, 0x22, 0xD8);                         // 1000f: mov cr3, eax
+        put(code, 0x12, 0xE8, 0xE9, 0x0F, 0x00, 0x00);             // 10012: call 11000
+        put(code, 0x17, 0x01, 0xCA);                               // 10017: add edx, ecx
+        put(code, 0x19, 0x49);                                     // 10019: dec ecx
+        put(code, 0x1A, 0x75, 0xEE);                               // 1001a: jnz 1000a
+        put(code, 0x100, 0x31, 0xDE);                              // 10100: xor esi, ebx
+        put(code, 0x102, 0xC3);                                    // 10102: ret
+        for (int page = 0; page < 2; page++) {                     // physical 11000 and 12000
+            int at = 0x1000 * (page + 1);
+            put(code, at, 0x83, 0xC3, page + 1);                   // add ebx, 1 (or 2)
+            put(code, at + 3, 0xE8, 0xF8, 0xF0, 0xFF, 0xFF);       // call 10100
+            put(code, at + 8, 0xC3);                               // ret
+        }
+        Function<TestMachine, TestMachine> paging = m -> {
+            for (int i = 0; i < 1024; i++) {
+                m.memory.writeDword(0x42000 + i * 4L, i << 12 | 0x3); // identity
+                m.memory.writeDword(0x43000 + i * 4L, (i == 0x11 ? 0x12 : i) << 12 | 0x3);
+            }
+            m.memory.writeDword(0x40000, 0x42000 | 0x3);
+            m.memory.writeDword(0x41000, 0x43000 | 0x3);
+            CpuState st = m.engine.exportState();
+            m.engine.importState(st.toBuilder().cr3(0x41000).cr0(st.cr0() | 0x8000_0000L).build());
+            return m;
+        };
+        Map<String, Long> s = runBoth(code, 1_000_000, paging);
+        assertTrue(s.get("bt-returns-predicted") > 1000, "returns predicted across the switches: " + s);
+        assertTranslatedShare(s, 1, 2);
+    }
+
     @Test
     void interruptsFromRingThreeReturnToItAndFaultsWhileDeliveringArePrecise() {
         // Ring 0 IRETs to a ring-3 loop. There, INT 0x31 (a DPL-3 gate) enters a ring-0 handler on
@@ -873,5 +970,28 @@ class TranslationTest {
         long runs = s.get("bt-sensitive-runs-int-iret");
         assertTrue(runs > 3500 && runs <= 4001, "INT 0x31, INT 0x33 and two IRETs per iteration once hot: " + s);
         assertTranslatedShare(s, 1, 2);
+    }
+
+    @Test
+    void recursionDeeperThanTheShadowStackReturnsRight() {
+        // A function recursing 100 deep, 30 times: the shadow stack keeps the 64 latest calls; the
+        // outer returns find it empty and go through the lookup.
+        int[] code = hltImage(0x30);
+        put(code, 0x00, 0xBD, 0x1E, 0x00, 0x00, 0x00);             // 10000: mov ebp, 30
+        put(code, 0x05, 0x31, 0xD2);                               // 10005: xor edx, edx
+        put(code, 0x07, 0xB8, 0x64, 0x00, 0x00, 0x00);             // 10007: mov eax, 100
+        put(code, 0x0C, 0xE8, 0x0F, 0x00, 0x00, 0x00);             // 1000c: call r (10020)
+        put(code, 0x11, 0x4D);                                     // 10011: dec ebp
+        put(code, 0x12, 0x75, 0xF3);                               // 10012: jnz 10007
+        put(code, 0x20, 0x01, 0xC2);                               // 10020: r: add edx, eax
+        put(code, 0x22, 0x48);                                     // 10022: dec eax
+        put(code, 0x23, 0x74, 0x05);                               // 10023: jz 1002a
+        put(code, 0x25, 0xE8, 0xF6, 0xFF, 0xFF, 0xFF);             // 10025: call r
+        put(code, 0x2A, 0xC3);                                     // 1002a: ret
+        Map<String, Long> s = runBoth(code, 1_000_000);
+        long predicted = s.get("bt-returns-predicted");
+        assertTrue(predicted > 1000, "returns predicted: " + s);
+        assertTrue(predicted <= 30 * 64, "never more than the stack's depth per recursion: " + s);
+        assertTranslatedShare(s, 2, 3);
     }
 }

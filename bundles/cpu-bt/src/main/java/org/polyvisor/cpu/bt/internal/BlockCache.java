@@ -62,12 +62,22 @@ final class BlockCache {
         int slot = -1;
         Page page;
         /**
-         * Chain links: the entries that ran after this one, at most two (both ways of a
-         * conditional branch, or the last two targets of an indirect jump). A link is followed
-         * only while its target is valid and still the translation of the next CS:EIP.
+         * Chain links: the entries that ran after this one (both ways of a conditional branch),
+         * then, for code with more successors (an indirect jump or a return), an inline cache of
+         * {@link #MORE_LINKS} more, direct-mapped by EIP (one probe; a target replaces the one in
+         * its slot). A link is followed only while its target is valid and still the translation
+         * of the next CS:EIP.
          */
         Entry link0;
         Entry link1;
+        Entry[] more;
+        /** How the translation ends ({@link Translator#END_CALL} and the others). */
+        int end;
+        /**
+         * For a translation ending in a CALL: the entry its callee's RET came back to last (at
+         * the return address, {@link #returnEip}), the return-address prediction's target.
+         */
+        Entry returnTo;
 
         Entry(long pa, int eip, int mode) {
             this.pa = pa;
@@ -82,7 +92,27 @@ final class BlockCache {
                 return l;
             }
             l = link1;
-            return l != null && l.eip == nextEip ? l : null;
+            if (l != null && l.eip == nextEip) {
+                return l;
+            }
+            Entry[] m = more;
+            if (m != null) {
+                l = m[moreSlot(nextEip)];
+                if (l != null && l.eip == nextEip) {
+                    return l;
+                }
+            }
+            return null;
+        }
+
+        private static int moreSlot(int eip) {
+            return (eip ^ eip >>> 4 ^ eip >>> 8) & (MORE_LINKS - 1);
+        }
+
+        /** The EIP after the translation's last instruction: a CALL's return address. */
+        int returnEip() {
+            int next = eip + guestBytes;
+            return (mode & 1) != 0 ? next : next & 0xFFFF;
         }
     }
 
@@ -119,6 +149,8 @@ final class BlockCache {
     static final long MAX_BYTECODE = 64L << 20;
 
     static final int FAST_SIZE = 4096;
+    /** Successors an entry keeps beyond its two chain links (the inline cache of an indirect jump). */
+    static final int MORE_LINKS = 16;
     private static final int BUCKETS = 1 << 16;
     private static final int COUNTERS = 1 << 16;
 
@@ -350,22 +382,27 @@ final class BlockCache {
         e.code = null;
         e.link0 = null;
         e.link1 = null;
+        e.more = null;
+        e.returnTo = null;
     }
 
     /**
      * Links a successor to an entry that ran just before it (the next run follows the link). A
-     * link to the same EIP (to dropped code, or to other code mapped there) is replaced.
+     * link to the same EIP (to dropped code, or to other code mapped there) is replaced; past
+     * two, successors go to the entry's inline cache, each replacing the one in its slot.
      */
     void link(Entry from, Entry to) {
+        chainLinks++;
         if (from.link0 == null || from.link0.eip == to.eip) {
             from.link0 = to;
         } else if (from.link1 == null || from.link1.eip == to.eip) {
             from.link1 = to;
         } else {
-            from.link1 = from.link0; // an indirect jump with many targets: keep the two latest
-            from.link0 = to;
+            if (from.more == null) {
+                from.more = new Entry[MORE_LINKS];
+            }
+            from.more[Entry.moreSlot(to.eip)] = to;
         }
-        chainLinks++;
     }
 
     /** Drops the translations overlapping a guest-physical range (the engine's invalidate). */
@@ -377,6 +414,14 @@ final class BlockCache {
                 p.written(gpa, length);
             }
         }
+    }
+
+    /**
+     * The entry at a slot of the clock ring ({@link Entry#slot}), or null. Entries move when the
+     * ring is compacted, so this may be another entry than the one that had the slot.
+     */
+    Entry atSlot(int slot) {
+        return slot >= 0 && slot < ringEnd ? ring[slot] : null;
     }
 
     /** @return translations and untranslatable addresses held */

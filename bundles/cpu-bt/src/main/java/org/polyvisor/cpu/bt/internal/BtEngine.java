@@ -37,6 +37,15 @@ final class BtEngine implements CpuEngine, BlockRunner {
     /** Whether blocks follow their chain links ({@code polyvisor.bt.chain}, default true). */
     private final boolean chain = !"false".equals(System.getProperty("polyvisor.bt.chain"));
 
+    /**
+     * Whether returns are predicted through the shadow stack ({@code polyvisor.bt.returnStack},
+     * default false). Off by default: on the call benchmark (recursive fib, three return sites,
+     * all held by the RET block's links and inline cache) it measured no faster, and in 2 of 3
+     * interleaved rounds slower, than without it; it is for code whose functions have more
+     * callers than an inline cache holds.
+     */
+    private final boolean predictReturns = Boolean.getBoolean("polyvisor.bt.returnStack");
+
     private final InterpreterCore core;
     private final CpuEngine interpreter;
     private final Vcpu x;
@@ -56,6 +65,25 @@ final class BtEngine implements CpuEngine, BlockRunner {
      * (e.g. the handler a #DE or an INT n went to) through a chain link instead of a lookup.
      */
     private BlockCache.Entry last;
+    /**
+     * Return-address prediction: a shadow stack of the translations that ended in a CALL, newest
+     * on top. At a RET the top is popped; when the guest returned to that call's return address,
+     * the entry its returns went to last ({@link BlockCache.Entry#returnTo}) runs next, checked
+     * like a chain link, without a lookup. Only ever a guess: a wrong one costs a lookup.
+     */
+    static final int RETURN_DEPTH = 64;
+    /**
+     * The shadow stack holds each call's return address and its translation's slot in the cache
+     * ({@link BlockCache#atSlot}), not the entry: ints, so a push is no reference store (each of
+     * those paid the garbage collector's write barrier). A slot reused by another entry is
+     * harmless: its prediction is checked like any other.
+     */
+    private final int[] returnEips = new int[RETURN_DEPTH];
+    private final int[] returnSlots = new int[RETURN_DEPTH];
+    private int returnTop;
+    private int returnDepth;
+    private long returnsPredicted;
+    private long returnsMispredicted;
     private final long[] sensitiveSites = new long[Sensitive.values().length];
     private final long[] sensitiveRuns = new long[Sensitive.values().length];
 
@@ -76,11 +104,34 @@ final class BtEngine implements CpuEngine, BlockRunner {
         if (prev != null && prev.mode != mode(core.cpl())) {
             prev = null; // the interpreter changed the mode since: links join entries of one mode
         }
+        int prevRan = 0;
         try {
             while (true) {
                 int eip = core.eip();
-                BlockCache.Entry e = prev == null || !chain ? null : prev.successor(eip);
-                if (e != null && e.valid && stillMapped(e, eip, prev.mode)) {
+                BlockCache.Entry e = null;
+                BlockCache.Entry caller = null;
+                if (prev != null && chain) {
+                    if (prev.end == Translator.END_RET && prevRan == prev.instructions && predictReturns) {
+                        caller = popReturn(eip);
+                        if (caller != null) {
+                            e = caller.returnTo;
+                            if (e != null && e.eip == eip && e.mode == prev.mode && e.valid
+                                    && stillMapped(e, eip, prev.mode)) {
+                                returnsPredicted++;
+                                caller = null; // (its prediction stands)
+                            } else {
+                                e = null;
+                            }
+                        }
+                    }
+                    if (e == null) {
+                        e = prev.successor(eip);
+                        if (e != null && !(e.valid && stillMapped(e, eip, prev.mode))) {
+                            e = null;
+                        }
+                    }
+                }
+                if (e != null) {
                     chainedRuns++;
                     e.referenced = true;
                 } else {
@@ -114,6 +165,9 @@ final class BtEngine implements CpuEngine, BlockRunner {
                         cache.link(prev, e); // the next run of prev reaches e without this lookup
                     }
                 }
+                if (caller != null) {
+                    caller.returnTo = e; // where this call site's returns go: the next prediction
+                }
                 CompiledBlock code = e.code;
                 if (code == null) {
                     if (e.sensitive != null && done == 0) {
@@ -130,7 +184,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 }
                 x.invalidated = false;
                 x.event = false;
-                done += code.run(x, budget - done);
+                int ran = code.run(x, budget - done);
+                done += ran;
                 blocksRun++;
                 if (x.event) {
                     // The core delivered an event or returned from one: the interpreter looks at
@@ -141,10 +196,14 @@ final class BtEngine implements CpuEngine, BlockRunner {
                     last = e;
                     break;
                 }
+                if (e.end == Translator.END_CALL && ran == e.instructions && predictReturns) {
+                    pushReturn(e); // it ran to its CALL: the callee's RET should come back after it
+                }
                 if (done >= budget) {
                     break;
                 }
                 prev = e;
+                prevRan = ran;
             }
         } catch (X86Exception fault) {
             // The faulting translation added what it retired before the fault to the core itself.
@@ -154,6 +213,37 @@ final class BtEngine implements CpuEngine, BlockRunner {
         }
         translatedInstructions += done;
         return done;
+    }
+
+    /** Remembers a translation that ended in a CALL, the return-address prediction's next entry. */
+    private void pushReturn(BlockCache.Entry caller) {
+        returnEips[returnTop] = caller.returnEip();
+        returnSlots[returnTop] = caller.slot;
+        returnTop = (returnTop + 1) & (RETURN_DEPTH - 1);
+        if (returnDepth < RETURN_DEPTH) {
+            returnDepth++; // (past the depth, the oldest is overwritten: its return goes through the lookup)
+        }
+    }
+
+    /**
+     * Takes the latest call off the shadow stack at a RET that came back to an EIP.
+     *
+     * @return the translation that ended in the matching CALL, or null when the stack is empty
+     *         or the RET did not return to that call's return address (a changed return address,
+     *         a longjmp-like unwinding, or calls the interpreter ran: the stack lost track)
+     */
+    private BlockCache.Entry popReturn(int eip) {
+        if (returnDepth == 0) {
+            return null;
+        }
+        returnDepth--;
+        returnTop = (returnTop - 1) & (RETURN_DEPTH - 1);
+        if (returnEips[returnTop] != eip) {
+            returnsMispredicted++;
+            return null;
+        }
+        BlockCache.Entry caller = cache.atSlot(returnSlots[returnTop]);
+        return caller != null && caller.returnEip() == eip ? caller : null;
     }
 
     /**
@@ -213,6 +303,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
             e.lastEip = eip + r.guestBytes() - 1;
             e.guestBytes = r.guestBytes();
             e.instructions = r.instructions();
+            e.end = r.end();
             e.code = r.code();
             e.sensitive = r.endsWith(); // an event instruction the translation hands to the core
             if (e.sensitive != null) {
@@ -276,6 +367,8 @@ final class BtEngine implements CpuEngine, BlockRunner {
         m.put("bt-evictions", cache.evicted);
         m.put("bt-chain-links", cache.chainLinks);
         m.put("bt-chained-runs", chainedRuns);
+        m.put("bt-returns-predicted", returnsPredicted);
+        m.put("bt-returns-mispredicted", returnsMispredicted);
         for (Sensitive s : Sensitive.values()) {
             m.put("bt-sensitive-sites-" + s.label, sensitiveSites[s.ordinal()]);
             m.put("bt-sensitive-runs-" + s.label, sensitiveRuns[s.ordinal()]);

@@ -137,7 +137,7 @@ class BlockCacheTest {
     }
 
     @Test
-    void linksKeepTheTwoLatestSuccessorsAndDoNotOutliveThem() {
+    void linksKeepSeveralSuccessorsAndDoNotOutliveThem() {
         BlockCache c = cache(100, 1 << 20);
         BlockCache.Entry from = add(c, 0x2000, 4, 10);
         BlockCache.Entry taken = add(c, 0x2100, 4, 10);
@@ -149,10 +149,23 @@ class BlockCacheTest {
         assertSame(fall, from.successor(0x3000));
         assertNull(from.successor(0x2200));
         c.link(from, third);
-        assertSame(third, from.successor(0x2200));
-        assertSame(taken, from.successor(0x2100), "the older of the two is replaced");
-        assertNull(from.successor(0x3000));
+        assertSame(third, from.successor(0x2200), "a third successor (an indirect jump's) is kept too");
+        assertSame(taken, from.successor(0x2100));
+        assertSame(fall, from.successor(0x3000));
         assertEquals(3, c.chainLinks);
+        // Past the two links, targets go to a direct-mapped inline cache: a target in the same slot
+        // replaces the one there; targets in other slots stay.
+        BlockCache.Entry sameSlot = add(c, 0x2200 + 0x100 * BlockCache.MORE_LINKS, 4, 10);
+        BlockCache.Entry otherSlot = add(c, 0x2201, 4, 10);
+        c.link(from, otherSlot);
+        assertSame(third, from.successor(0x2200));
+        assertSame(otherSlot, from.successor(0x2201));
+        c.link(from, sameSlot);
+        assertSame(sameSlot, from.successor(sameSlot.eip));
+        assertNull(from.successor(0x2200), "replaced by the target in its slot");
+        assertSame(otherSlot, from.successor(0x2201));
+        assertSame(taken, from.successor(0x2100), "the chain links stay");
+        assertEquals(5, c.chainLinks);
         memory.writeByte(0x2100, 0xC3);
         assertFalse(from.successor(0x2100).valid, "a link to dropped code is seen as broken");
     }
