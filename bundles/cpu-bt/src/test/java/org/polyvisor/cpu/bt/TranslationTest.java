@@ -153,6 +153,32 @@ class TranslationTest {
         return code;
     }
 
+    /**
+     * A block whose loop back edge is a branch in its middle (taken on odd EAX) and at its end: one
+     * more iteration may run the whole block, so the translation may go round only while all of it
+     * fits in the budget. Run in slices of 997 instructions, both engines retire exactly as many.
+     */
+    @Test
+    void aBackEdgeInsideABlockNeverRunsPastTheBudget() {
+        int[] code = {
+            0x31, 0xC0,                         // 10000: xor eax, eax
+            0x40,                               // 10002: loop: inc eax
+            0xA8, 0x01,                         // 10003: test al, 1
+            0x75, 0xFB,                         // 10005: jnz loop       (the back edge inside the block)
+            0x42, 0x46, 0x47,                   // 10007: inc edx; inc esi; inc edi
+            0xEB, 0xF6,                         // 1000a: jmp loop
+        };
+        TestMachine a = machine(INTERPRETER, code);
+        TestMachine b = machine(BT, code);
+        for (int i = 0; i < 3000; i++) {
+            assertInstanceOf(Exit.BudgetSpent.class, a.run(997));
+            assertInstanceOf(Exit.BudgetSpent.class, b.run(997));
+            assertEquals(a.engine.instructionsRetired(), b.engine.instructionsRetired(), "retired after slice " + i);
+        }
+        assertEquals(a.engine.exportState(), b.engine.exportState());
+        assertTrue(b.engine.stats().get("bt-translated-instructions") > 2_000_000, () -> "ran translated: " + b.engine.stats());
+    }
+
     private static Exit runToHalt(TestMachine m, long budget) {
         Exit e;
         long spent = 0;

@@ -723,11 +723,13 @@ final class Translator {
         mv.visitVarInsn(ISTORE, T1);
         checkTarget(T1);
         if (loops && target == startEip) {
-            // Another iteration only if all of it fits in the budget (never retire more than asked).
+            // Another iteration only if all of it fits in the budget (never retire more than asked):
+            // the whole block, since the next pass may not take this branch (when it is not the last
+            // instruction) and run on to the end.
             mv.visitIincInsn(N, index + 1);
             Label more = new Label();
             mv.visitVarInsn(ILOAD, N);
-            iconst(index + 1);
+            iconst(blockSize);
             mv.visitInsn(IADD);
             mv.visitVarInsn(ILOAD, BUDGET);
             mv.visitJumpInsn(IF_ICMPLE, more);
