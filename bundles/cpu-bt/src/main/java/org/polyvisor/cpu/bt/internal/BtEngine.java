@@ -111,7 +111,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                 BlockCache.Entry e = null;
                 BlockCache.Entry caller = null;
                 if (prev != null && chain) {
-                    if (prev.end == Translator.END_RET && prevRan == prev.instructions && predictReturns) {
+                    if (predictReturns && prev.end == Translator.END_RET && prevRan == prev.instructions) {
                         caller = popReturn(eip);
                         if (caller != null) {
                             e = caller.returnTo;
@@ -196,7 +196,7 @@ final class BtEngine implements CpuEngine, BlockRunner {
                     last = e;
                     break;
                 }
-                if (e.end == Translator.END_CALL && ran == e.instructions && predictReturns) {
+                if (predictReturns && e.end == Translator.END_CALL && ran == e.instructions) {
                     pushReturn(e); // it ran to its CALL: the callee's RET should come back after it
                 }
                 if (done >= budget) {
