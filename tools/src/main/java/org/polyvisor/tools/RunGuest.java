@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.polyvisor.core.internal.VmManagerImpl;
+import org.polyvisor.cpu.CpuState;
 import org.polyvisor.time.ClockMode;
 import org.polyvisor.vm.Vm;
 import org.polyvisor.vm.VmConfig;
@@ -26,10 +27,11 @@ import org.polyvisor.vm.VmStatus;
  * <pre>
  * run-guest [--demo | --demo-test | --firmware FILE | --kernel FILE [--initrd FILES] [--cmdline TEXT]]
  *           [--cpu NAME] [--cpu-model MODEL] [--mmu NAME] [--option KIND.STRATEGY.OPTION=VALUE]...
- *           [--irqchip NAME] [--until TEXT [--type LINE]]
+ *           [--irqchip NAME] [--until TEXT [--idle SECONDS] [--type LINE]]
  *           [--devices LIST] [--memory SIZE] [--vcpus N] [--clock realtime|deterministic]
  *           [--seconds N] [--quiet] [--log] [--stats]
  * </pre>
+ * {@code --idle SECONDS} waits that long between the text showing and the typing.
  * {@code --type LINE} types LINE and a newline on the console once {@code --until}'s text shows, then
  * runs on until the VM stops or the time is up (e.g. {@code --until 'polyvisor:/# ' --type 'poweroff -f'}).
  * {@code --log} prints the VM log (e.g. SeaBIOS's debugcon messages) to standard error as it comes.
@@ -46,8 +48,12 @@ public final class RunGuest {
      * @param console what the guest wrote to the console (COM1)
      * @param log     the VM log: diagnostic output such as a firmware's debugcon messages
      * @param wall    wall-clock time of the run
+     * @param cutOff  each vCPU's registers when the time was up with the VM still running (empty
+     *                if it stopped or crashed by itself): where a guest that should have finished
+     *                was waiting
      */
-    public record Result(VmStatus status, VmStats stats, String console, String log, Duration wall) {
+    public record Result(VmStatus status, VmStats stats, String console, String log, Duration wall,
+            List<CpuState> cutOff) {
         /** @return guest instructions per wall-clock second spent running guest code */
         public double instructionsPerSecond() {
             Duration running = stats.timeByState().getOrDefault("running", wall);
@@ -110,6 +116,19 @@ public final class RunGuest {
     public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, PrintStream logOut,
             String until, String type)
             throws IOException, InterruptedException {
+        return run(config, limit, consoleOut, logOut, until, type, Duration.ZERO);
+    }
+
+    /**
+     * As {@link #run(VmConfig, Duration, PrintStream, PrintStream, String, String)}, letting the
+     * guest sit idle for a while between {@code until} showing and {@code type} being typed (an idle
+     * kernel's timers are what a quick test would not exercise).
+     *
+     * @param idle how long to wait before typing
+     */
+    public static Result run(VmConfig config, Duration limit, PrintStream consoleOut, PrintStream logOut,
+            String until, String type, Duration idle)
+            throws IOException, InterruptedException {
         VmManagerImpl manager = new VmManagerImpl();
         try {
             for (PartLoader.Found f : PartLoader.load(RunGuest.class.getClassLoader())) {
@@ -135,14 +154,21 @@ public final class RunGuest {
                         && !new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1).contains(until));
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - t0);
+            if (type != null && until != null && st.state() == VmState.RUNNING && !idle.isZero()) {
+                st = vm.awaitState(idle, VmState.STOPPED, VmState.CRASHED);
+            }
             if (type != null && until != null && st.state() == VmState.RUNNING && System.nanoTime() < t0 + limit.toNanos()) {
                 vm.console().send((type + "\n").getBytes(StandardCharsets.ISO_8859_1));
                 long left = t0 + limit.toNanos() - System.nanoTime();
                 st = vm.awaitState(Duration.ofNanos(Math.max(0, left)), VmState.STOPPED, VmState.CRASHED);
             }
+            List<CpuState> cutOff = new ArrayList<>();
             if (st.state() == VmState.RUNNING) {
                 vm.pause();
                 st = vm.status();
+                for (int i = 0; i < config.vcpus(); i++) {
+                    cutOff.add(vm.cpuState(i));
+                }
             }
             VmStats stats = vm.stats();
             if (follow != null) {
@@ -153,7 +179,7 @@ public final class RunGuest {
             }
             String console = new String(vm.console().recentOutput(), StandardCharsets.ISO_8859_1);
             String log = new String(vm.log().recentOutput(), StandardCharsets.ISO_8859_1);
-            return new Result(st, stats, console, log, wall);
+            return new Result(st, stats, console, log, wall, cutOff);
         } catch (Exception e) {
             if (e instanceof IOException io) {
                 throw io;
@@ -205,6 +231,7 @@ public final class RunGuest {
         String firmware = null;
         String until = null;
         String type = null;
+        Duration idle = Duration.ZERO;
         List<String> rest = new ArrayList<>(List.of(args));
         try {
             while (!rest.isEmpty()) {
@@ -229,6 +256,7 @@ public final class RunGuest {
                     }
                     case "--until" -> until = value(rest, a);
                     case "--type" -> type = value(rest, a);
+                    case "--idle" -> idle = Duration.ofSeconds(Long.parseLong(value(rest, a)));
                     case "--irqchip" -> b.irqchip(value(rest, a));
                     case "--devices" -> b.devices(value(rest, a));
                     case "--memory" -> b.memory(VmConfig.parseMemory(value(rest, a)));
@@ -255,7 +283,7 @@ public final class RunGuest {
         Result r;
         try {
             r = run(b.build(), Duration.ofSeconds(seconds), quiet ? null : System.out, log ? System.err : null,
-                    until, type);
+                    until, type, idle);
         } catch (VmException e) {
             System.err.println("run-guest: " + e.getMessage());
             System.exit(64);
@@ -274,6 +302,9 @@ public final class RunGuest {
         if (until != null) {
             boolean found = r.console().contains(until);
             out.printf(Locale.ROOT, "until: %s after %.3f s from vm start%n", found ? "found" : "NOT found", r.wall().toNanos() / 1e9);
+        }
+        for (int i = 0; i < r.cutOff().size(); i++) {
+            out.print("vcpu " + i + " when the time was up: " + r.cutOff().get(i));
         }
         if (stats) {
             r.stats().parts().forEach((part, counters) -> out.println("stats " + part + ": " + counters));

@@ -183,6 +183,17 @@ final class I8042 implements Device {
         }
     }
 
+    private void lowerIrqs() {
+        if (irq1Level) {
+            irq1Level = false;
+            irq1.set(false);
+        }
+        if (irq12Level) {
+            irq12Level = false;
+            irq12.set(false);
+        }
+    }
+
     // ---- controller commands -------------------------------------------------------------------
 
     private void controllerCommand(int cmd) {
@@ -356,6 +367,12 @@ final class I8042 implements Device {
                 if (b != null) {
                     lastRead = b & 0xFF;
                 }
+                // Reading empties the output buffer: OBF and the interrupt line fall, and the next
+                // byte of a reply (GETID's ID bytes, BAT after an ACK) fills it and raises the line
+                // again. IRQ 1 and 12 are edge triggered on the 8259, so each byte needs that fresh
+                // edge; a line held high across the read would deliver one interrupt for the whole
+                // reply and leave the rest unread (QEMU's ps2_read_data pulses the line likewise).
+                lowerIrqs();
                 updateIrq();
                 return lastRead;
             }

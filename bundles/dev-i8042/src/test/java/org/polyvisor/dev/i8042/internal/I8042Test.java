@@ -70,6 +70,40 @@ class I8042Test {
         assertEquals(0xFE, read(), "resend");
     }
 
+    /**
+     * IRQ 1 and 12 are edge triggered: every byte of a multi-byte reply must raise its line afresh
+     * once the one before was read, or the driver's interrupt handler sees only the first byte.
+     * (Linux's atkbd then timed out on GETID's ID bytes and retried the probe for ever, and a
+     * halting kernel waited minutes for the keyboard's shutdown.)
+     */
+    @Test
+    void eachByteOfAReplyGivesItsOwnInterruptEdge() {
+        command(0x60);
+        ctx.outb(0x60, 0x43);                // IRQ 1 and 12 on, translation
+        var kbd = ctx.irq(1);
+        int before = kbd.raises();
+        ctx.outb(0x60, 0xF2);                // GETID: ACK, 0xAB, 0x41
+        assertEquals(before + 1, kbd.raises());
+        assertEquals(0xFA, read());
+        assertEquals(before + 2, kbd.raises(), "ID byte 1 raised IRQ 1 again");
+        assertEquals(0xAB, read());
+        assertEquals(before + 3, kbd.raises(), "ID byte 2 raised IRQ 1 again");
+        assertEquals(0x41, read());
+        assertEquals(before + 3, kbd.raises());
+        assertFalse(kbd.high(), "nothing left to read");
+
+        var aux = ctx.irq(12);
+        int auxBefore = aux.raises();
+        ctx.outb(0x64, 0xD4);
+        ctx.outb(0x60, 0xFF);                // mouse reset: ACK, BAT, ID
+        for (int i = 1; i <= 3; i++) {
+            assertEquals(auxBefore + i, aux.raises(), "mouse byte " + i);
+            read();
+        }
+        assertFalse(aux.high());
+        assertEquals(before + 3, kbd.raises(), "the mouse's bytes never touch IRQ 1");
+    }
+
     @Test
     void mouseThroughD4RaisesIrq12() {
         ctx.outb(0x64, 0xD4);

@@ -584,6 +584,9 @@ final class Pit8254 implements Device {
         m.put("speaker-toggles", speakerToggles);
         m.put("ch0-mode", (long) channels[0].mode);
         m.put("ch0-count", (long) channels[0].count);
+        m.put("ch0-counting", channels[0].counting ? 1L : 0L);
+        m.put("irq0-level", irqLevel ? 1L : 0L);
+        m.put("irq0-timer-armed", irqTimer != null ? 1L : 0L);
         return m;
     }
 

@@ -173,6 +173,13 @@ final class I8259Pair implements IrqChip {
         for (int gsi = 0; gsi < LINES; gsi++) {
             stats.put("raised-irq" + gsi, raised[gsi]);
         }
+        // the registers as they are now (IRQ 8-15 in the high byte), to see what a guest waits for
+        I8259State m = master.state();
+        I8259State s = slave.state();
+        stats.put("irr", (long) (m.irr() | s.irr() << 8));
+        stats.put("isr", (long) (m.isr() | s.isr() << 8));
+        stats.put("imr", (long) (m.imr() | s.imr() << 8));
+        stats.put("int-output", output ? 1L : 0L);
         return stats;
     }
 
