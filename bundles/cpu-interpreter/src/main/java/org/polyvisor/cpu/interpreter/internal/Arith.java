@@ -12,45 +12,52 @@ final class Arith {
     private Arith() {
     }
 
-    /** ADD, OR, ADC, SBB, AND, SUB, XOR, CMP: destination is operand 0. */
+    /**
+     * ADD, OR, ADC, SBB, AND, SUB, XOR, CMP: destination is operand 0. The result is stored before
+     * the flags change: a store that faults (a write-protected page) leaves EFLAGS as they were,
+     * as faults are precise (SDM Vol. 3A 6.5); ADC and SBB restarted after the fault handler then
+     * see their original carry.
+     */
     static void alu(Cpu c, Instruction in, Mnemonic m) {
         int size = in.size(0);
         // 32-bit register operands (the commonest forms) straight from the register file.
         boolean regDest = size == 4 && in.kind(0) == Instruction.KIND_REG;
         int a = regDest ? c.r[in.reg(0)] : c.readOp(in, 0);
         int b = size == 4 && in.kind(1) == Instruction.KIND_REG ? c.r[in.reg(1)] : c.readOp(in, 1);
-        int r;
         LazyFlags f = c.lazy;
+        int op;
+        int cin = 0;
+        int r;
         switch (m) {
             case ADD -> {
                 r = a + b;
-                f.set(LazyFlags.OP_ADD, size, a, b, r);
+                op = LazyFlags.OP_ADD;
             }
             case OR -> {
                 r = a | b;
-                f.set(LazyFlags.OP_LOGIC, size, a, b, r);
+                op = LazyFlags.OP_LOGIC;
             }
             case ADC -> {
-                int cin = f.cf() ? 1 : 0;
+                cin = f.cf() ? 1 : 0;
                 r = a + b + cin;
-                f.setWithCarry(LazyFlags.OP_ADC, size, a, b, r, cin);
+                op = LazyFlags.OP_ADC;
             }
             case SBB -> {
-                int cin = f.cf() ? 1 : 0;
+                cin = f.cf() ? 1 : 0;
                 r = a - b - cin;
-                f.setWithCarry(LazyFlags.OP_SBB, size, a, b, r, cin);
+                op = LazyFlags.OP_SBB;
             }
             case AND -> {
                 r = a & b;
-                f.set(LazyFlags.OP_LOGIC, size, a, b, r);
+                op = LazyFlags.OP_LOGIC;
             }
             case SUB -> {
                 r = a - b;
-                f.set(LazyFlags.OP_SUB, size, a, b, r);
+                op = LazyFlags.OP_SUB;
             }
             case XOR -> {
                 r = a ^ b;
-                f.set(LazyFlags.OP_LOGIC, size, a, b, r);
+                op = LazyFlags.OP_LOGIC;
             }
             default -> { // CMP
                 f.set(LazyFlags.OP_SUB, size, a, b, a - b);
@@ -61,6 +68,11 @@ final class Arith {
             c.r[in.reg(0)] = r;
         } else {
             c.writeOp(in, 0, r);
+        }
+        if (op == LazyFlags.OP_ADC || op == LazyFlags.OP_SBB) {
+            f.setWithCarry(op, size, a, b, r, cin);
+        } else {
+            f.set(op, size, a, b, r);
         }
     }
 
@@ -435,22 +447,22 @@ final class Arith {
             value = c.readOp(in, 0);
         }
         boolean set = ((value >>> bit) & 1) != 0;
-        int f = c.lazy.get() & ~Eflags.CF;
-        c.lazy.setAll(set ? f | Eflags.CF : f);
-        int nv;
-        switch (m) {
-            case BTS -> nv = value | (1 << bit);
-            case BTR -> nv = value & ~(1 << bit);
-            case BTC -> nv = value ^ (1 << bit);
-            default -> {
-                return;
+        int nv = switch (m) {
+            case BTS -> value | (1 << bit);
+            case BTR -> value & ~(1 << bit);
+            case BTC -> value ^ (1 << bit);
+            default -> value; // BT: no store
+        };
+        if (m != Mnemonic.BT) {
+            // stored before CF changes: a faulting store leaves the flags as they were
+            if (mem && !immediate) {
+                c.write(in.segment(), addr, size, nv);
+            } else {
+                c.writeOp(in, 0, nv);
             }
         }
-        if (mem && !immediate) {
-            c.write(in.segment(), addr, size, nv);
-        } else {
-            c.writeOp(in, 0, nv);
-        }
+        int f = c.lazy.get() & ~Eflags.CF;
+        c.lazy.setAll(set ? f | Eflags.CF : f);
     }
 
     static void bitScan(Cpu c, Instruction in, boolean forward) {

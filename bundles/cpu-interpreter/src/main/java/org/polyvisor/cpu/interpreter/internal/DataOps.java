@@ -79,13 +79,14 @@ final class DataOps {
         int size = in.size(0);
         int dest = c.readOp(in, 0);
         int acc = c.reg(size, 0);
-        c.lazy.set(LazyFlags.OP_SUB, size, acc, dest, acc - dest);
+        // the store comes first: if it faults, EFLAGS and the accumulator are left as they were
         if (((acc ^ dest) & LazyFlags.mask(size)) == 0) {
             c.writeOp(in, 0, c.readOp(in, 1));
         } else {
             c.writeOp(in, 0, dest); // the processor always writes the destination back
             c.setReg(size, 0, dest);
         }
+        c.lazy.set(LazyFlags.OP_SUB, size, acc, dest, acc - dest);
     }
 
     static void cmpxchg8b(Cpu c, Instruction in) {
