@@ -208,6 +208,32 @@ public interface GuestMemory {
         return false;
     }
 
+    /**
+     * Counts the calls of {@link #setLegacyDecode} that changed how a page decodes. An engine that
+     * keeps host buffers of legacy-window pages (from {@link #decodedRegion}) compares it with the
+     * count it filled them under, and drops them when it moved: after its own port or MMIO writes
+     * (the chipset register writes that switch the window) and at the start of each run.
+     *
+     * @return changes so far; 0 for a memory without a switchable window
+     */
+    default long legacyDecodeChanges() {
+        return 0;
+    }
+
+    /**
+     * The region that reads (or writes) of a guest-physical page decode to now: for pages of the
+     * legacy window, whatever {@link #setLegacyDecode} last chose (the ROM behind the window or
+     * the shadow RAM under it), so an engine may access its buffer directly until
+     * {@link #legacyDecodeChanges} moves.
+     *
+     * @param gpa   an address in the page
+     * @param write the decoding of writes (null where they are dropped) rather than reads
+     * @return the region, or null where nothing is decoded or the memory does not say
+     */
+    default MemoryRegion decodedRegion(long gpa, boolean write) {
+        return null;
+    }
+
     /** A registered write watch. */
     @ProviderType
     interface WriteWatch extends AutoCloseable {

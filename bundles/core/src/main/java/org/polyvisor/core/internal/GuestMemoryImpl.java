@@ -54,6 +54,8 @@ final class GuestMemoryImpl implements GuestMemory {
     private final AtomicReferenceArray<Watch[]>[] watchesByPage = new AtomicReferenceArray[PAGES >>> 10];
     private final List<Watch> watches = new CopyOnWriteArrayList<>();
     private final long ramSize;
+    /** {@link #legacyDecodeChanges}: bumped under the window's lock after the maps change. */
+    private volatile long decodeChanges;
 
     private GuestMemoryImpl(List<MemoryRegion> regions, long ramSize) {
         this(regions, List.of(), ramSize);
@@ -398,6 +400,20 @@ final class GuestMemoryImpl implements GuestMemory {
     }
 
     @Override
+    public long legacyDecodeChanges() {
+        return decodeChanges;
+    }
+
+    @Override
+    public MemoryRegion decodedRegion(long gpa, boolean write) {
+        if (gpa < 0 || gpa >= ADDRESS_LIMIT) {
+            return null;
+        }
+        int i = (write ? writeMap : pageMap)[(int) (gpa >>> PAGE_SHIFT)];
+        return i == 0 ? null : byIndex[i - 1];
+    }
+
+    @Override
     public boolean setLegacyDecode(long gpa, long length, boolean readRam, boolean writeRam) {
         if ((gpa & (MemoryRegion.PAGE_SIZE - 1)) != 0 || (length & (MemoryRegion.PAGE_SIZE - 1)) != 0 || length <= 0
                 || gpa < LEGACY_WINDOW_START || gpa + length > LEGACY_WINDOW_END) {
@@ -409,17 +425,22 @@ final class GuestMemoryImpl implements GuestMemory {
             return false;
         }
         synchronized (legacyRam) {
+            boolean changed = false;
             for (long a = gpa; a < gpa + length; a += MemoryRegion.PAGE_SIZE) {
                 int page = (int) (a >>> PAGE_SHIFT);
                 int k = page - LEGACY_FIRST_PAGE;
                 short read = (short) ((readRam ? legacyRam[k] : legacyRom[k]) + 1);
                 short write = (short) (writeRam ? legacyRam[k] + 1 : 0);
                 boolean contentChanged = pageMap[page] != read;
+                changed |= contentChanged || writeMap[page] != write;
                 pageMap[page] = read;
                 writeMap[page] = write;
                 if (contentChanged && watchCount[page] != 0) {
                     notifyWrite(a, MemoryRegion.PAGE_SIZE); // what code caches hold from here is stale
                 }
+            }
+            if (changed) {
+                decodeChanges++; // after the maps: whoever sees the new count sees the new decoding
             }
         }
         return true;

@@ -2,6 +2,8 @@ package org.polyvisor.core.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.polyvisor.memory.GuestMemory;
+import org.polyvisor.memory.MemoryRegion;
 
 /**
  * The legacy window 0xC0000-0xFFFFF as a chipset's PAM registers switch it: reads from the
@@ -101,6 +104,39 @@ class LegacyWindowTest {
             m.setLegacyDecode(0xF_0000L, 0x1_0000L, true, false); // only writability: same content
             assertEquals(1, told.size());
         }
+    }
+
+    /** What an engine caching host buffers of window pages is told: the region each access decodes to, and when to drop it. */
+    @Test
+    void decodedRegionsFollowTheSwitchesAndTheChangeCountMovesOnlyWithThem() {
+        GuestMemoryImpl m = pcWithFirmware();
+        long before = m.legacyDecodeChanges();
+        MemoryRegion rom = m.decodedRegion(0xF_1000L, false);
+        assertEquals(MemoryRegion.Kind.ROM, rom.kind());
+        assertEquals(m.readByte(0xF_1234L), rom.backing().get((int) (0xF_1234L - rom.guestBase())) & 0xFF,
+                "the ROM's buffer at the page's offset holds what a read sees");
+        assertNull(m.decodedRegion(0xF_1000L, true), "writes to ROM are dropped");
+
+        m.setLegacyDecode(0xF_0000L, 0x1_0000L, false, true); // write-only shadow
+        assertEquals(before + 1, m.legacyDecodeChanges());
+        assertSame(rom, m.decodedRegion(0xF_1000L, false), "reads still from the ROM");
+        MemoryRegion shadow = m.decodedRegion(0xF_1000L, true);
+        assertEquals(MemoryRegion.Kind.RAM, shadow.kind());
+        m.writeDword(0xF_1234L, 0x600D_CAFE);
+        assertEquals(0x600D_CAFE, shadow.backing().getInt((int) (0xF_1234L - shadow.guestBase())),
+                "the shadow RAM's buffer at the page's offset got the write");
+
+        m.setLegacyDecode(0xF_0000L, 0x1_0000L, false, true); // the same again: nothing to drop
+        assertEquals(before + 1, m.legacyDecodeChanges());
+        m.setLegacyDecode(0xF_0000L, 0x1_0000L, true, false);
+        assertEquals(before + 2, m.legacyDecodeChanges());
+        assertSame(shadow, m.decodedRegion(0xF_1000L, false));
+        assertNull(m.decodedRegion(0xF_1000L, true), "write-protected shadow: writes dropped");
+
+        m.setLegacyDecode(0xC_8000L, 0x4000, false, false);
+        assertNull(m.decodedRegion(0xC_8000L, false), "no ROM behind: open bus, no buffer");
+        assertEquals(MemoryRegion.Kind.RAM, m.decodedRegion(0x10_0000L, false).kind(), "outside the window: the RAM");
+        assertNull(m.decodedRegion(0xA_0000L, false), "the VGA hole decodes to no region");
     }
 
     @Test

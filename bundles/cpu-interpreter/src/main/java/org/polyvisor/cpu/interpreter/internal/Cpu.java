@@ -137,9 +137,11 @@ final class Cpu implements CodeFetcher {
     final Tlb tlb = new Tlb();
     /**
      * {@link VcpuContext#a20Mask()} as of the start of this run; applied when the TLB is filled, so
-     * the TLB (and the fetch page) is flushed whenever it changes ({@link #syncA20}).
+     * the TLB (and the fetch page) is flushed whenever it changes ({@link #syncDecoding}).
      */
     long a20Mask = -1L;
+    /** The {@link GuestMemory#legacyDecodeChanges()} the TLB's host buffers were filled under. */
+    private long legacyDecodeChanges;
     final CodeCache codeCache;
     private long fetchKey;
     private long fetchPhysPage;
@@ -584,7 +586,7 @@ final class Cpu implements CodeFetcher {
         int idx = Tlb.index(linear);
         long key = Tlb.key(linear, user);
         boolean global = Translation.global(res) && (cr4 & ControlRegisters.CR4_PGE) != 0;
-        MemoryRegion region = (entry & Tlb.MMIO) != 0 ? null : soleRegion(physPage);
+        MemoryRegion region = (entry & Tlb.MMIO) != 0 ? null : soleRegion(physPage, write);
         if (write) {
             if (Translation.cachesWrites(res)) {
                 tlb.writeTag[idx] = key;
@@ -608,13 +610,14 @@ final class Cpu implements CodeFetcher {
     /**
      * The region whose buffer holds a whole guest-physical page, when exactly one region maps it (a
      * memory may lay ROM over RAM; such pages keep going through {@link GuestMemory}, which knows
-     * which one wins), and the buffer is little-endian as {@link MemoryRegion} asks.
+     * which one wins), and the buffer is little-endian as {@link MemoryRegion} asks. Pages of the
+     * legacy window decode as the chipset set them ({@link GuestMemory#decodedRegion}), read and
+     * write apart (ROM read, shadow RAM written, say); {@link #syncDecoding} drops them when that moves.
      */
-    private MemoryRegion soleRegion(long physPage) {
+    private MemoryRegion soleRegion(long physPage, boolean write) {
         if (physPage >= GuestMemory.LEGACY_WINDOW_START && physPage < GuestMemory.LEGACY_WINDOW_END) {
-            // the chipset may switch these pages between ROM and shadow RAM at any time (PAM):
-            // only GuestMemory knows which one a given access decodes to
-            return null;
+            MemoryRegion r = memory.decodedRegion(physPage, write);
+            return r == null || r.backing().order() != ByteOrder.LITTLE_ENDIAN ? null : r;
         }
         MemoryRegion found = null;
         for (MemoryRegion r : memory.regions()) {
@@ -678,14 +681,18 @@ final class Cpu implements CodeFetcher {
     }
 
     /**
-     * At the start of a run: picks up a change of the A20 gate ({@link VcpuContext#a20Mask()}).
-     * TLB entries hold masked physical pages, so they go; the code cache is by physical page and
-     * stays valid.
+     * At the start of a run and after the vCPU's own port writes: picks up a change of the A20 gate
+     * ({@link VcpuContext#a20Mask()}) and of the legacy window's decoding
+     * ({@link GuestMemory#legacyDecodeChanges()}, the chipset's PAM registers). TLB entries hold
+     * masked physical pages and host buffers of window pages, so they go; the code cache is by
+     * physical page and hears of window switches as writes.
      */
-    void syncA20() {
+    void syncDecoding() {
         long m = context.a20Mask();
-        if (m != a20Mask) {
+        long d = memory.legacyDecodeChanges();
+        if (m != a20Mask || d != legacyDecodeChanges) {
             a20Mask = m;
+            legacyDecodeChanges = d;
             flushTlb();
         }
     }

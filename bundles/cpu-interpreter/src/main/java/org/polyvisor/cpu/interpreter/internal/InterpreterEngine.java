@@ -75,7 +75,7 @@ final class InterpreterEngine implements CpuEngine {
         }
         try {
             c.syncMmu();
-            c.syncA20();
+            c.syncDecoding();
             // INIT/SIPI: the chip kicks the vCPU when it posts one, so a run always starts after
             // it; one volatile read per run, not per instruction.
             if (c.interrupts.hasStartupEvent()) {

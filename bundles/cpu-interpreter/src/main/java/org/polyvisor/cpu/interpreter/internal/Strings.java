@@ -89,7 +89,7 @@ final class Strings {
                 int v = c.read(in.segment(), si, size);
                 c.portIo++;
                 c.ports.write(c.r[2] & 0xFFFF, size, v & LazyFlags.mask(size));
-                c.syncA20();
+                c.syncDecoding();
                 c.setReg(asize, 6, si + delta);
             }
             default -> throw new IllegalStateException(m.name());
@@ -110,7 +110,7 @@ final class Strings {
         checkIo(c, port, size);
         c.portIo++;
         c.ports.write(port, size, c.reg(size, 0) & LazyFlags.mask(size));
-        c.syncA20(); // an A20 gate write (0x92, 0x60) takes effect at the next instruction, not the next run
+        c.syncDecoding(); // an A20 gate (0x92, 0x60) or PAM write takes effect at the next instruction, not the next run
     }
 
     /** The protected-mode I/O permission check (SDM Vol. 1, 19.5): IOPL, then the TSS bitmap. */
