@@ -304,7 +304,8 @@ public final class RunGuest {
             out.printf(Locale.ROOT, "until: %s after %.3f s from vm start%n", found ? "found" : "NOT found", r.wall().toNanos() / 1e9);
         }
         for (int i = 0; i < r.cutOff().size(); i++) {
-            out.print("vcpu " + i + " when the time was up: " + r.cutOff().get(i));
+            String regs = r.cutOff().get(i).toString();
+            out.print("vcpu " + i + " when the time was up: " + regs + (regs.endsWith("\n") ? "" : "\n"));
         }
         if (stats) {
             r.stats().parts().forEach((part, counters) -> out.println("stats " + part + ": " + counters));
